@@ -1,0 +1,1 @@
+"""Model file -> portable C99 for the cells, rendered from jinja2 templates (codegen/templates/)."""

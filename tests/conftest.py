@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+import torch
+
+from trainer import modelfile, spec
+from trainer.modelfile import CellRule
+from trainer.nca import NCA
+
+
+def random_rule(seed: int, hidden: int = 24, scale: float = 1.0) -> CellRule:
+    """An untrained rule that changes states (random second layer), as `trainer init` makes."""
+    m = NCA(hidden, seed=seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        m.w1.mul_(scale)
+        m.w2.copy_(torch.randn(m.w2.shape, generator=g) * scale / hidden ** 0.5)
+        m.b1.copy_(torch.randn(m.b1.shape, generator=g) * 0.1 * scale)
+        m.b2.copy_(torch.randn(m.b2.shape, generator=g) * 0.1 * scale)
+    return m.export(meta={"name": f"test-random-{seed}"})
+
+
+def extreme_rule(seed: int, hidden: int = 16) -> CellRule:
+    """Integers chosen directly: weights at +-127, biases at the int16 ends, smallest shifts,
+    so every saturation path (Sobel, hidden, state) is hit."""
+    rng = np.random.default_rng(seed)
+    return CellRule(
+        w1=rng.choice([-127, -1, 0, 1, 127], size=(hidden, spec.PERCEPTION)).astype(np.int8),
+        b1=rng.choice([spec.BIAS_MIN, 0, spec.BIAS_MAX], size=hidden).astype(np.int16),
+        w2=rng.choice([-127, 0, 127], size=(spec.CHANNELS, hidden)).astype(np.int8),
+        b2=rng.choice([spec.BIAS_MIN, 0, spec.BIAS_MAX], size=spec.CHANNELS).astype(np.int16),
+        w1_exp=spec.EXP_MIN, w2_exp=spec.EXP_MIN, meta={"name": f"extreme-{seed}"})
+
+
+def random_states(seed: int, batch: int, height: int, width: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(-128, 128, (batch, height, width, spec.CHANNELS), generator=g, dtype=torch.int8)
+
+
+@pytest.fixture(scope="session")
+def shipped_rule():
+    return modelfile.load()

@@ -1,0 +1,80 @@
+"""The quantization-aware forward computes exactly the integer rule; CPU == CUDA."""
+import pytest
+import torch
+
+from conftest import extreme_rule, random_rule, random_states
+from trainer import intmodel, spec
+from trainer.nca import NCA
+
+
+def run_both(rule, states, seeds, steps, device="cpu"):
+    """Yield (int model state, QAT state as int8) after every step."""
+    r = intmodel.IntRule(rule, device)
+    model = NCA.from_rule(rule).to(device)
+    s = states.to(device)
+    S = s.permute(0, 3, 1, 2).float()
+    B, H, W, _ = s.shape
+    for t in range(steps):
+        s = intmodel.step(r, s, seeds.to(device), t, 32768)
+        fire = spec.fire_mask(seeds.to(device), t, H, W, 32768)
+        S = model.step(S, fire, quantize=True)
+        yield t, s, S
+
+
+def assert_qat_equals_int(rule, states, seeds, steps):
+    for t, s, S in run_both(rule, states, seeds, steps):
+        assert torch.equal(S, S.round()), f"step {t}: QAT state not integral"
+        assert torch.equal(S.permute(0, 2, 3, 1).to(torch.int8), s), f"step {t}: differs"
+
+
+@pytest.mark.parametrize("shape", [(9, 9), (6, 11), (1, 8), (7, 1)])
+def test_qat_equals_integer_model_random_rules(shape):
+    for rule in (random_rule(1), random_rule(2, scale=3.0)):
+        # from_rule keeps the float weights, whose QAT quantization must give back the file's ints
+        states = random_states(5, 3, *shape)
+        assert_qat_equals_int(rule, states, torch.tensor([0, 1, 99]), 40)
+
+
+def test_qat_equals_integer_model_extreme_rule():
+    # no float twin: the model is built from the dequantized integers, which quantize back exactly
+    rule = extreme_rule(7)
+    assert_qat_equals_int(rule, random_states(6, 2, 8, 8), torch.tensor([5, 6]), 30)
+
+
+def test_qat_equals_integer_model_shipped_growth(shipped_rule):
+    H, W = shipped_rule.target.shape[:2]
+    assert_qat_equals_int(shipped_rule, intmodel.seed_state(2, H, W), torch.tensor([0, 1]), 120)
+
+
+def test_export_round_trips_through_qat(shipped_rule):
+    e = NCA.from_rule(shipped_rule).export()
+    for name in ("w1", "b1", "w2", "b2"):
+        assert (getattr(e, name) == getattr(shipped_rule, name)).all()
+    assert (e.w1_exp, e.w2_exp) == (shipped_rule.w1_exp, shipped_rule.w2_exp)
+
+
+def test_qat_has_straight_through_gradients():
+    rule = random_rule(3)
+    model = NCA.from_rule(rule)
+    S = random_states(1, 2, 8, 8).permute(0, 3, 1, 2).float()
+    S[:, spec.ALPHA] = 64
+    fire = torch.ones(2, 8, 8, dtype=torch.bool)
+    for _ in range(3):
+        S = model.step(S, fire, quantize=True)
+    S[:, :4].square().mean().backward()
+    for name in ("w1", "b1", "w2", "b2"):
+        g = getattr(model, name).grad
+        assert g is not None and torch.isfinite(g).all() and g.abs().sum() > 0, name
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cpu_equals_cuda(shipped_rule):
+    H, W = shipped_rule.target.shape[:2]
+    seeds = torch.arange(4)
+    for rule, start in ((shipped_rule, intmodel.seed_state(4, H, W)),
+                        (extreme_rule(3), random_states(3, 4, 10, 13))):
+        cpu = list(run_both(rule, start, seeds, 60, "cpu"))
+        gpu = list(run_both(rule, start, seeds, 60, "cuda"))
+        for (t, s, S), (_, sg, Sg) in zip(cpu, gpu):
+            assert torch.equal(s, sg.cpu()), f"int model step {t}"
+            assert torch.equal(S, Sg.cpu()), f"QAT step {t}"

@@ -1,0 +1,79 @@
+"""Training runs, checkpoints atomically, and resumes after a crash."""
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from trainer import modelfile
+from trainer.config import tiny
+from trainer.train import Trainer
+
+
+def small(tmp_path, **kw):
+    return dataclasses.replace(tiny(), out_dir=str(tmp_path / "run"), float_iters=6, qat_iters=4,
+                               checkpoint_every=3, **kw)
+
+
+def test_training_writes_a_valid_model_and_lowers_the_loss(tmp_path):
+    cfg = dataclasses.replace(small(tmp_path), float_iters=40, qat_iters=10)
+    rule = Trainer(cfg).run(progress=False)
+    back = modelfile.load(tmp_path / "run" / "model.npz")
+    assert back.content_hash() == rule.content_hash() and back.target.shape == (12, 12, 4)
+    assert back.meta["trained_iterations"] == 50
+    hist = Trainer(cfg)
+    assert hist.load_checkpoint() and len(hist.history) == 50
+    assert np.mean(hist.history[-10:]) < np.mean(hist.history[:5])
+
+
+class Crash(Exception):
+    pass
+
+
+def test_resume_after_crash(tmp_path, monkeypatch):
+    cfg = small(tmp_path)
+    t = Trainer(cfg)
+    original = Trainer.train_step
+
+    def crashing(self):
+        if self.iteration == 7:   # dies in the QAT phase, after the checkpoint at 6
+            raise Crash()
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_step", crashing)
+    with pytest.raises(Crash):
+        t.run(progress=False)
+    monkeypatch.setattr(Trainer, "train_step", original)
+
+    resumed = Trainer(cfg)
+    assert resumed.load_checkpoint() and resumed.iteration == 6
+    assert torch.equal(resumed.model.w1, torch.from_numpy(np.load(tmp_path / "run" / "checkpoint.npz")["w1"]))
+    resumed = Trainer(cfg)
+    rule = resumed.run(progress=False)
+    assert resumed.iteration == 10 and len(resumed.history) == 10
+    assert modelfile.load(tmp_path / "run" / "model.npz").content_hash() == rule.content_hash()
+
+
+def test_checkpoint_of_another_config_is_not_silently_used(tmp_path):
+    Trainer(small(tmp_path)).run(progress=False)
+    with pytest.raises(SystemExit, match="hidden"):
+        Trainer(small(tmp_path, hidden=8)).run(progress=False)
+
+
+def test_cli_init_is_deterministic_and_loads(tmp_path):
+    outs = []
+    for name in ("a.npz", "b.npz"):
+        r = subprocess.run([sys.executable, "-m", "trainer", "init", "--out", str(tmp_path / name),
+                            "--seed", "4", "--hidden", "20"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        outs.append(modelfile.load(tmp_path / name))
+    assert outs[0].content_hash() == outs[1].content_hash() and outs[0].hidden == 20
+    assert outs[0].w2.any()  # an untrained but active rule
+
+
+def test_cli_bad_target(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "trainer", "train", "--tiny", "--target", "\ue000",
+                        "--out-dir", str(tmp_path / "r")], capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown emoji" in r.stderr and "Traceback" not in r.stderr

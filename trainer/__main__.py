@@ -1,0 +1,111 @@
+"""python -m trainer {train, eval, init, bench}"""
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+
+from trainer import modelfile
+from trainer.config import TrainConfig, tiny
+from trainer.modelfile import ModelFileError
+from trainer.target import TargetError
+
+
+def cmd_train(args):
+    from trainer.evaluate import BARS, evaluate, passes, save_pictures
+    from trainer.train import Trainer
+    cfg = tiny() if args.tiny else TrainConfig()
+    overrides = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(TrainConfig)} and v is not None}
+    cfg = dataclasses.replace(cfg, **overrides)
+    trainer = Trainer(cfg, device=args.device)
+    rule = trainer.run(progress=not args.quiet)
+    if args.out:
+        modelfile.save(rule, args.out)
+        print(f"model written to {args.out}")
+    for p in save_pictures(rule, cfg.out_dir, cfg.fire_rate):
+        print(f"picture: {p}")
+    if not args.no_eval:
+        print_eval(evaluate(rule, device=trainer.device), BARS, passes)
+
+
+def print_eval(result, bars, passes):
+    ok = passes(result)
+    for key, bar in bars.items():
+        print(f"{key:18s} {result[key]:10.3e}   bar <= {bar:.0e}   {'pass' if ok[key] else 'FAIL'}")
+    print(f"{'float_growth_loss':18s} {result['float_growth_loss']:10.3e}   "
+          f"({result['runs']} schedule seeds, fire rate {result['fire_rate']})")
+
+
+def cmd_eval(args):
+    from trainer.evaluate import BARS, evaluate, passes
+    path = args.model or modelfile.DEFAULT_MODEL
+    rule = modelfile.load(path)
+    result = evaluate(rule, runs=args.runs, device=args.device or "cpu", path=path)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{path}: {rule.name}, hidden {rule.hidden}, {rule.w1.size + rule.w2.size} int8 weights")
+        print_eval(result, BARS, passes)
+    return 0 if all(passes(result).values()) or args.json else 1
+
+
+def cmd_init(args):
+    from trainer.nca import NCA
+    import torch
+    model = NCA(args.hidden, seed=args.seed)
+    g = torch.Generator().manual_seed(args.seed + 1)
+    with torch.no_grad():  # a rule that does something: random second layer and biases
+        model.w2.copy_(torch.randn(model.w2.shape, generator=g) * args.scale / model.w2.shape[1] ** 0.5)
+        model.b1.copy_(torch.randn(model.b1.shape, generator=g) * 0.1 * args.scale)
+        model.b2.copy_(torch.randn(model.b2.shape, generator=g) * 0.1 * args.scale)
+        model.w1.mul_(args.scale)
+    rule = model.export(meta={"name": f"random-{args.seed}", "init_seed": args.seed, "scale": args.scale})
+    modelfile.save(rule, args.out)
+    print(f"untrained random rule (seed {args.seed}, hidden {args.hidden}) written to {args.out}")
+
+
+def cmd_bench(args):
+    from trainer.bench import main
+    main(args)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train a rule (default: the shipped lizard recipe)")
+    t.add_argument("--tiny", action="store_true", help="a tiny config that runs in about a minute")
+    t.add_argument("--target", help="emoji, U+XXXX, or RGBA image path")
+    t.add_argument("--pattern-size", type=int, dest="pattern_size")
+    t.add_argument("--grid-size", type=int, dest="grid_size")
+    t.add_argument("--hidden", type=int)
+    t.add_argument("--float-iters", type=int, dest="float_iters")
+    t.add_argument("--qat-iters", type=int, dest="qat_iters")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--name")
+    t.add_argument("--out-dir", dest="out_dir", help="run folder: checkpoint, model, pictures (resumes if present)")
+    t.add_argument("--out", help="also write the model file here (e.g. models/lizard.npz)")
+    t.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    t.add_argument("--no-eval", action="store_true")
+    t.add_argument("--quiet", action="store_true")
+    e = sub.add_parser("eval", help="quality bars of a model (default: the shipped rule)")
+    e.add_argument("model", nargs="?")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--runs", type=int, default=16, help="schedule seeds to average over")
+    e.add_argument("--device")
+    i = sub.add_parser("init", help="write an untrained random rule (for tests)")
+    i.add_argument("--out", required=True)
+    i.add_argument("--seed", type=int, required=True)
+    i.add_argument("--hidden", type=int, default=96)
+    i.add_argument("--scale", type=float, default=1.0, help="weight scale (large values drive saturation)")
+    b = sub.add_parser("bench", help="training it/s and cell updates/s, float vs integer, CPU (and CUDA)")
+    b.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    args = ap.parse_args(argv)
+    try:
+        return {"train": cmd_train, "eval": cmd_eval, "init": cmd_init, "bench": cmd_bench}[args.cmd](args) or 0
+    except (ModelFileError, TargetError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""python -m trainer bench: training iterations/s and cell updates/s, float vs integer, measured
+side by side in one run, on the CPU and on CUDA when present."""
+import dataclasses
+import tempfile
+import time
+
+import torch
+
+from trainer import intmodel, modelfile, spec
+from trainer.config import TrainConfig
+from trainer.nca import NCA
+from trainer.train import Trainer
+
+
+def rate(fn, seconds: float) -> float:
+    """Calls of fn per second, after one warm-up call, over at least `seconds`."""
+    fn()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        if (dt := time.perf_counter() - t0) >= seconds:
+            return n / dt
+
+
+def train_rates(device, seconds):
+    with tempfile.TemporaryDirectory() as d:
+        cfg = dataclasses.replace(TrainConfig(), out_dir=d, float_iters=10 ** 9)
+        t = Trainer(cfg, device=device)
+        floating = rate(t.train_step, seconds)
+        t.cfg = dataclasses.replace(cfg, float_iters=0)
+        t.iteration = 0
+        qat = rate(t.train_step, seconds)
+    return floating, qat
+
+
+def update_rates(rule, device, seconds, batch=16):
+    """Cell updates/s (fired cells, fire rate 0.5) of the integer model and the float model."""
+    H, W = rule.target.shape[:2]
+    seeds = torch.arange(batch, device=device)
+    r = intmodel.IntRule(rule, device)
+    model = NCA.from_rule(rule).to(device)
+    steps = 20
+    threshold = spec.fire_threshold(0.5)
+
+    def run_int():
+        s = intmodel.seed_state(batch, H, W, device)
+        for t in range(steps):
+            s = intmodel.step(r, s, seeds, t, threshold)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def run_float():
+        S = intmodel.seed_state(batch, H, W, device).permute(0, 3, 1, 2).float()
+        with torch.no_grad():
+            for t in range(steps):
+                S = model.step(S, spec.fire_mask(seeds, t, H, W, threshold), quantize=False)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    cells = batch * H * W * steps * 0.5
+    return rate(run_int, seconds) * cells, rate(run_float, seconds) * cells
+
+
+def main(args):
+    rule = modelfile.load()
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    print(f"rule: {rule.name}, hidden {rule.hidden}, grid {rule.target.shape[0]}x{rule.target.shape[1]}; "
+          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    for dev in devices:
+        fl, qat = train_rates(dev, args.seconds)
+        iu, fu = update_rates(rule, dev, args.seconds)
+        print(f"[{dev.type}] training it/s:      float {fl:8.2f}   QAT {qat:8.2f}   QAT/float {qat / fl:5.2f}")
+        print(f"[{dev.type}] cell updates/s:     float {fu:8.3g}   int {iu:8.3g}   int/float {iu / fu:5.2f}")

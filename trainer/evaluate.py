@@ -1,0 +1,95 @@
+"""The quality bars of a rule, measured through the integer model under the shared schedule."""
+from pathlib import Path
+
+import torch
+
+from trainer import intmodel, spec
+from trainer.modelfile import CellRule, ModelFileError
+from trainer.nca import NCA
+from trainer.train import per_sample_loss
+
+GROWTH_STEPS, PERSIST_STEPS, REGEN_STEPS = 200, 2000, 300
+BARS = {"growth_loss": 1e-3, "persist_loss": 1e-3, "regen_loss": 2e-3, "quantization_cost": 2e-4}
+
+
+def int_loss(s: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean over the batch of the per-sample loss; s int8 [B, H, W, 16]."""
+    return float(per_sample_loss(s.permute(0, 3, 1, 2).float(), target).mean())
+
+
+def erase_left_half(s: torch.Tensor) -> torch.Tensor:
+    s = s.clone()
+    s[:, :, : s.shape[2] // 2] = 0
+    return s
+
+
+def run_int(r, s, seeds, start, stop, threshold, frames=None, every=None):
+    for t in range(start, stop):
+        if frames is not None and (t - start) % every == 0:
+            frames.append(s[0].cpu())
+        s = intmodel.step(r, s, seeds, t, threshold)
+    return s
+
+
+def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu", path="<model>") -> dict:
+    if rule.target is None:
+        raise ModelFileError(path, "target", "missing: eval needs the target the rule was trained on")
+    H, W = rule.target.shape[:2]
+    target = torch.from_numpy(rule.target).permute(2, 0, 1).to(device)
+    threshold = spec.fire_threshold(fire_rate)
+    seeds = torch.arange(runs, dtype=torch.int64, device=device)
+    r = intmodel.IntRule(rule, device)
+    with torch.no_grad():
+        s = run_int(r, intmodel.seed_state(runs, H, W, device), seeds, 0, GROWTH_STEPS, threshold)
+        growth = int_loss(s, target)
+        regen = int_loss(run_int(r, erase_left_half(s), seeds, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS,
+                                 threshold), target)
+        persist = int_loss(run_int(r, s, seeds, GROWTH_STEPS, PERSIST_STEPS, threshold), target)
+
+        model = NCA.from_rule(rule).to(device)
+        S = intmodel.seed_state(runs, H, W, device).permute(0, 3, 1, 2).float()
+        for t in range(GROWTH_STEPS):
+            S = model.step(S, spec.fire_mask(seeds, t, H, W, threshold), quantize=False)
+        float_growth = float(per_sample_loss(S, target).mean())
+    return {"growth_loss": growth, "persist_loss": persist, "regen_loss": regen,
+            "float_growth_loss": float_growth, "quantization_cost": growth - float_growth,
+            "runs": runs, "fire_rate": fire_rate}
+
+
+def passes(result: dict) -> dict:
+    return {k: result[k] <= bar for k, bar in BARS.items()}
+
+
+def save_pictures(rule: CellRule, out_dir, fire_rate: float = 0.5, schedule_seed: int = 0) -> list:
+    """target.png; growth.png + growth.gif (from the seed); regen.png (left half erased at 200)."""
+    from trainer.pictures import rgba_to_image, save_gif, state_to_image, strip
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    H, W = rule.target.shape[:2]
+    r = intmodel.IntRule(rule)
+    threshold = spec.fire_threshold(fire_rate)
+    seeds = torch.tensor([schedule_seed], dtype=torch.int64)
+    growth_shots, regen_shots = (0, 10, 25, 50, 100, 200, 1000, 2000), (0, 25, 50, 100, 200, 300)
+    with torch.no_grad():
+        s, growth, frames = intmodel.seed_state(1, H, W), [], []
+        for t in range(PERSIST_STEPS + 1):
+            if t in growth_shots:
+                growth.append(s[0])
+            if t <= GROWTH_STEPS and t % 4 == 0:
+                frames.append(state_to_image(s[0]))
+            if t == GROWTH_STEPS:
+                damaged = erase_left_half(s)
+            if t < PERSIST_STEPS:
+                s = intmodel.step(r, s, seeds, t, threshold)
+        s, regen = damaged, [growth[growth_shots.index(GROWTH_STEPS)]]
+        for t in range(REGEN_STEPS + 1):
+            if t in regen_shots:
+                regen.append(s[0])
+            s = intmodel.step(r, s, seeds, GROWTH_STEPS + t, threshold)
+    paths = [out / "target.png", out / "growth.png", out / "growth.gif", out / "regen.png"]
+    rgba_to_image(rule.target).save(paths[0])
+    strip([state_to_image(g) for g in growth], [f"step {t}" for t in growth_shots]).save(paths[1])
+    save_gif(frames, paths[2])
+    strip([state_to_image(g) for g in regen],
+          [f"step {GROWTH_STEPS}", "erased"] + [f"+{t}" for t in regen_shots[1:]]).save(paths[3])
+    return paths

@@ -1,0 +1,136 @@
+"""The trainable cell rule: float forward, and the quantization-aware (QAT) forward whose values
+are exactly the integer rule's (docs/cell-rule.md), with straight-through gradients.
+
+State tensors are [batch, 16, height, width] in state units (1 unit = 1/64), float32.
+In QAT mode every value the forward produces is an integer below 2^24, so float32 holds it and
+every sum of it exactly; TF32 is switched off so CUDA keeps that true.
+"""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from trainer import spec
+from trainer.modelfile import CellRule
+
+
+def exact_float32():
+    """No TF32 or reduced-precision float32 matmuls anywhere (CPU and CUDA)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+exact_float32()
+
+_SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+_IDENTITY = torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+# depthwise kernels, per channel [identity, Sobel-x, Sobel-y]: output channel 3c+k (interleaved)
+PERCEPTION_KERNELS = torch.stack([_IDENTITY, _SOBEL_X, _SOBEL_X.T]).repeat(spec.CHANNELS, 1, 1)[:, None]
+# divide Sobel sums by 8 to get back to state units; the identity stays as it is
+PERCEPTION_DIVISOR = torch.tensor([1.0, 2.0 ** spec.SOBEL_SHIFT, 2.0 ** spec.SOBEL_SHIFT]).repeat(spec.CHANNELS)
+
+
+def weight_exponent(w: torch.Tensor) -> int:
+    """Largest power-of-two scale 2^e with |w| * 2^e <= 127, clamped to the allowed range."""
+    m = float(w.detach().abs().max())
+    if m == 0.0:
+        return spec.EXP_MAX
+    return int(min(spec.EXP_MAX, max(spec.EXP_MIN, math.floor(math.log2(spec.WEIGHT_MAX / m)))))
+
+
+def quantize_weight(w, e):
+    return torch.clamp(torch.round(w * 2.0 ** e), -spec.WEIGHT_MAX, spec.WEIGHT_MAX)
+
+
+def quantize_bias(b, acc_frac_bits):
+    return torch.clamp(torch.round(b * 2.0 ** acc_frac_bits), spec.BIAS_MIN, spec.BIAS_MAX)
+
+
+def ste(quantized, real):
+    """Forward value: exactly `quantized`. Gradient: that of `real`."""
+    return quantized.detach() + (real - real.detach())
+
+
+def neighbour_max(a: torch.Tensor) -> torch.Tensor:
+    """Max over the 8 neighbours of [B, 1, H, W] (cells outside the grid read as 0)."""
+    H, W = a.shape[-2:]
+    windows = F.unfold(a, 3, padding=1)  # [B, 9, H*W], index 4 is the cell itself
+    return torch.cat([windows[:, :4], windows[:, 5:]], 1).amax(1).view(-1, 1, H, W)
+
+
+class NCA(torch.nn.Module):
+    def __init__(self, hidden: int = 96, seed: int | None = None):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        bound = 1.0 / math.sqrt(spec.PERCEPTION)
+        self.w1 = torch.nn.Parameter((torch.rand(hidden, spec.PERCEPTION, generator=g) * 2 - 1) * bound)
+        self.b1 = torch.nn.Parameter(torch.zeros(hidden))
+        self.w2 = torch.nn.Parameter(torch.zeros(spec.CHANNELS, hidden))  # article: do-nothing start
+        self.b2 = torch.nn.Parameter(torch.zeros(spec.CHANNELS))
+
+    def exponents(self):
+        return weight_exponent(self.w1), weight_exponent(self.w2)
+
+    def step(self, S, fire, quantize: bool):
+        """One step: cells where `fire` [B, H, W] is true apply the rule; the others keep state."""
+        dev = S.device
+        alpha = S[:, spec.ALPHA:spec.ALPHA + 1].detach()
+        nb = neighbour_max(alpha)
+        threshold = spec.ALIVE_THRESHOLD if quantize else 0.1 * 2 ** spec.STATE_FRAC_BITS
+        pre = torch.maximum(alpha, nb) > threshold
+
+        raw = F.conv2d(S, PERCEPTION_KERNELS.to(dev), padding=1, groups=spec.CHANNELS)
+        p = (raw / PERCEPTION_DIVISOR.to(dev).view(1, -1, 1, 1)).permute(0, 2, 3, 1)  # [B,H,W,48]
+        if quantize:
+            e1, e2 = self.exponents()
+            k1, k2 = spec.layer1_shift(e1), spec.layer2_shift(e2)
+            p = ste(torch.clamp(torch.floor(p + 0.5), -128, 127), p)
+            w1 = ste(quantize_weight(self.w1, e1), self.w1 * 2.0 ** e1)
+            b1 = ste(quantize_bias(self.b1, spec.STATE_FRAC_BITS + e1), self.b1 * 2.0 ** (spec.STATE_FRAC_BITS + e1))
+            w2 = ste(quantize_weight(self.w2, e2), self.w2 * 2.0 ** e2)
+            b2 = ste(quantize_bias(self.b2, spec.HIDDEN_FRAC_BITS + e2), self.b2 * 2.0 ** (spec.HIDDEN_FRAC_BITS + e2))
+            a1 = (p @ w1.T + b1) / 2.0 ** k1
+            h = ste(torch.clamp(torch.floor(a1 + 0.5), 0, spec.HIDDEN_MAX), torch.clamp(a1, 0, spec.HIDDEN_MAX))
+            a2 = (h @ w2.T + b2) / 2.0 ** k2
+            d = ste(torch.floor(a2 + 0.5), a2)
+            new = S + d.permute(0, 3, 1, 2)
+            new = ste(torch.clamp(new, -128, 127), torch.clamp(new, -128, 127))
+        else:
+            unit = 2.0 ** spec.STATE_FRAC_BITS
+            h = torch.relu((p / unit) @ self.w1.T + self.b1)
+            d = h @ self.w2.T + self.b2
+            new = S + unit * d.permute(0, 3, 1, 2)
+
+        post = torch.maximum(new[:, spec.ALPHA:spec.ALPHA + 1].detach(), nb) > threshold
+        new = torch.where(pre & post, new, torch.zeros((), device=dev))
+        return torch.where(fire[:, None], new, S)
+
+    def export(self, meta=None, target=None) -> CellRule:
+        """The integer rule this module's QAT forward computes (same rounding functions)."""
+        e1, e2 = self.exponents()
+        with torch.no_grad():
+            ints = [quantize_weight(self.w1, e1), quantize_bias(self.b1, spec.STATE_FRAC_BITS + e1),
+                    quantize_weight(self.w2, e2), quantize_bias(self.b2, spec.HIDDEN_FRAC_BITS + e2)]
+        dtypes = [np.int8, np.int16, np.int8, np.int16]
+        w1, b1, w2, b2 = [t.cpu().numpy().astype(dt) for t, dt in zip(ints, dtypes)]
+        floats = {f"float_{n}": getattr(self, n).detach().cpu().numpy().astype(np.float32)
+                  for n in ("w1", "b1", "w2", "b2")}
+        return CellRule(w1=w1, b1=b1, w2=w2, b2=b2, w1_exp=e1, w2_exp=e2, meta=dict(meta or {}),
+                        float_params=floats, target=target)
+
+    @classmethod
+    def from_rule(cls, rule: CellRule) -> "NCA":
+        """The float rule stored in a model file (falls back to the dequantized integer rule)."""
+        m = cls(hidden=rule.hidden)
+        with torch.no_grad():
+            if rule.float_params is not None:
+                for n in ("w1", "b1", "w2", "b2"):
+                    getattr(m, n).copy_(torch.from_numpy(rule.float_params[f"float_{n}"]))
+            else:
+                m.w1.copy_(torch.from_numpy(rule.w1.astype(np.float32)) * 2.0 ** -rule.w1_exp)
+                m.b1.copy_(torch.from_numpy(rule.b1.astype(np.float32)) * 2.0 ** -(spec.STATE_FRAC_BITS + rule.w1_exp))
+                m.w2.copy_(torch.from_numpy(rule.w2.astype(np.float32)) * 2.0 ** -rule.w2_exp)
+                m.b2.copy_(torch.from_numpy(rule.b2.astype(np.float32)) * 2.0 ** -(spec.HIDDEN_FRAC_BITS + rule.w2_exp))
+        return m

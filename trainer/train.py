@@ -1,0 +1,185 @@
+"""Training (after the article): seed, pool of states, damage for regeneration, fire rate 0.5.
+
+Phase 1 trains the float rule; phase 2 fine-tunes it quantization-aware, so the forward pass is
+exactly the int8 rule that gets deployed. Checkpoints (.npz, written atomically) let a crashed
+run resume where it stopped.
+"""
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from trainer import modelfile, spec
+from trainer.config import TrainConfig
+from trainer.nca import NCA
+from trainer.target import load_target
+
+PARAMS = ("w1", "b1", "w2", "b2")
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_units(grid: int, device) -> torch.Tensor:
+    """The seed state, float [16, grid, grid] in state units."""
+    s = torch.zeros(spec.CHANNELS, grid, grid, device=device)
+    s[spec.ALPHA:, grid // 2, grid // 2] = 2 ** spec.STATE_FRAC_BITS
+    return s
+
+
+def per_sample_loss(S: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE over premultiplied RGBA; S in state units [B, 16, H, W], target [4, H, W]."""
+    rgba = S[:, :4] / 2 ** spec.STATE_FRAC_BITS
+    return ((rgba - target) ** 2).mean(dim=(1, 2, 3))
+
+
+def circle_masks(n: int, grid: int, gen: torch.Generator, device) -> torch.Tensor:
+    """Article's damage: True inside a random circle (centre U(-.5,.5), radius U(.1,.4))."""
+    xs = torch.linspace(-1, 1, grid, device=device)
+    c = (torch.rand(n, 2, generator=gen) - 0.5).to(device)
+    r = (torch.rand(n, generator=gen) * 0.3 + 0.1).to(device)
+    d2 = (xs.view(1, 1, -1) - c[:, 0, None, None]) ** 2 + (xs.view(1, -1, 1) - c[:, 1, None, None]) ** 2
+    return d2 < (r ** 2)[:, None, None]
+
+
+def learning_rate(cfg: TrainConfig, it: int) -> float:
+    if it >= cfg.float_iters:
+        return cfg.qat_lr
+    return cfg.lr_late if it >= cfg.lr_drop_at else cfg.lr
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, device=None):
+        self.cfg = cfg
+        self.device = torch.device(device) if device else default_device()
+        self.out = Path(cfg.out_dir)
+        self.target_np = load_target(cfg.target, cfg.pattern_size, cfg.grid_size)
+        self.target = torch.from_numpy(self.target_np).permute(2, 0, 1).to(self.device)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.model = NCA(cfg.hidden, seed=cfg.seed).to(self.device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.seed = seed_units(cfg.grid_size, self.device)
+        self.pool = self.seed.repeat(cfg.pool_size, 1, 1, 1)
+        self.iteration = 0
+        self.history: list[float] = []
+        self.threshold = spec.fire_threshold(cfg.fire_rate)
+
+    # --- checkpoints ---------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.npz"
+
+    def save_checkpoint(self):
+        arrays = {n: getattr(self.model, n).detach().cpu().numpy() for n in PARAMS}
+        for i, n in enumerate(PARAMS):
+            st = self.opt.state_dict()["state"].get(i)
+            if st:
+                arrays[f"adam_{n}_m"] = st["exp_avg"].cpu().numpy()
+                arrays[f"adam_{n}_v"] = st["exp_avg_sq"].cpu().numpy()
+                arrays[f"adam_{n}_step"] = np.array(float(st["step"]))
+        arrays["pool"] = self.pool.cpu().numpy()
+        arrays["history"] = np.array(self.history, np.float64)
+        arrays["rng"] = self.gen.get_state().numpy()
+        meta = {"iteration": self.iteration, "config": dataclasses.asdict(self.cfg)}
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+        modelfile.atomic_savez(self.checkpoint_path, arrays, compress=False)
+
+    def load_checkpoint(self) -> bool:
+        if not self.checkpoint_path.is_file():
+            return False
+        with np.load(self.checkpoint_path, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+        meta = json.loads(a["meta"].tobytes().decode())
+        saved = meta["config"]
+        for key in ("target", "pattern_size", "grid_size", "hidden", "pool_size", "float_iters"):
+            if saved[key] != getattr(self.cfg, key):
+                raise SystemExit(f"error: {self.checkpoint_path} was made with {key}={saved[key]!r}, "
+                                 f"this run asks for {getattr(self.cfg, key)!r}; use another --out-dir "
+                                 "or delete the checkpoint")
+        with torch.no_grad():
+            for n in PARAMS:
+                getattr(self.model, n).copy_(torch.from_numpy(a[n]))
+        state = {}
+        for i, n in enumerate(PARAMS):
+            if f"adam_{n}_m" in a:
+                state[i] = {"step": torch.tensor(float(a[f"adam_{n}_step"])),
+                            "exp_avg": torch.from_numpy(a[f"adam_{n}_m"]).to(self.device),
+                            "exp_avg_sq": torch.from_numpy(a[f"adam_{n}_v"]).to(self.device)}
+        sd = self.opt.state_dict()
+        sd["state"] = state
+        self.opt.load_state_dict(sd)
+        self.pool = torch.from_numpy(a["pool"]).to(self.device)
+        self.history = a["history"].tolist()
+        self.gen.set_state(torch.from_numpy(a["rng"]))
+        self.iteration = meta["iteration"]
+        return True
+
+    # --- training --------------------------------------------------------------------------
+    def train_step(self) -> float:
+        cfg, it = self.cfg, self.iteration
+        quantize = it >= cfg.float_iters
+        if it == cfg.float_iters:  # entering QAT: pool states become valid int8 states
+            self.pool = torch.clamp(torch.round(self.pool), -128, 127)
+        for g in self.opt.param_groups:
+            g["lr"] = learning_rate(cfg, it)
+
+        idx = torch.randint(cfg.pool_size, (cfg.batch,), generator=self.gen).to(self.device)
+        x = self.pool[idx]
+        with torch.no_grad():
+            order = per_sample_loss(x, self.target).argsort(descending=True)
+        idx, x = idx[order], x[order].clone()
+        x[0] = self.seed
+        if cfg.damage:
+            keep = ~circle_masks(cfg.damage, cfg.grid_size, self.gen, self.device)
+            x[-cfg.damage:] *= keep[:, None]
+
+        steps = int(torch.randint(cfg.rollout_min, cfg.rollout_max, (), generator=self.gen))
+        seeds = torch.randint(0, 2 ** 31, (cfg.batch,), generator=self.gen).to(self.device)
+        for t in range(steps):
+            fire = spec.fire_mask(seeds, t, cfg.grid_size, cfg.grid_size, self.threshold)
+            x = self.model.step(x, fire, quantize)
+        loss = per_sample_loss(x, self.target).mean()
+
+        self.opt.zero_grad()
+        loss.backward()
+        for p in self.model.parameters():  # article: per-variable gradient normalisation
+            p.grad /= p.grad.norm() + 1e-8
+        self.opt.step()
+        self.pool[idx] = x.detach()
+        self.iteration += 1
+        return loss.item()
+
+    def export(self) -> modelfile.CellRule:
+        cfg = self.cfg
+        meta = {"name": cfg.name, "target": cfg.target, "pattern_size": cfg.pattern_size,
+                "grid": [cfg.grid_size, cfg.grid_size], "trained_iterations": self.iteration,
+                "final_loss": self.history[-1] if self.history else None,
+                "config": dataclasses.asdict(cfg)}
+        return self.model.export(meta=meta, target=self.target_np)
+
+    def run(self, progress: bool = True) -> modelfile.CellRule:
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.load_checkpoint():
+            print(f"resuming from {self.checkpoint_path} at iteration {self.iteration}")
+        bar = tqdm(total=cfg.total_iters, initial=self.iteration, disable=not progress,
+                   unit="it", dynamic_ncols=True)
+        t0 = time.time()
+        while self.iteration < cfg.total_iters:
+            loss = self.train_step()
+            self.history.append(loss)
+            phase = "qat" if self.iteration > cfg.float_iters else "float"
+            bar.set_postfix_str(f"{phase} loss {loss:.2e} lr {learning_rate(cfg, self.iteration - 1):.0e}")
+            bar.update(1)
+            if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.total_iters:
+                self.save_checkpoint()
+        bar.close()
+        rule = self.export()
+        modelfile.save(rule, self.out / "model.npz")
+        print(f"trained {self.iteration} iterations in {time.time() - t0:.0f} s; model: {self.out / 'model.npz'}")
+        return rule
