@@ -2,7 +2,7 @@
 # One command installs everything: Debian packages (needs root or sudo), then the Python package.
 set -euo pipefail
 cd "$(dirname "$0")"
-DEBIAN_PACKAGES=(fonts-noto-color-emoji gcc)
+DEBIAN_PACKAGES=(fonts-noto-color-emoji gcc gcc-avr avr-libc binutils-avr avrdude simavr libsimavr-dev libelf-dev)
 if command -v apt-get >/dev/null; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     missing=()
@@ -15,3 +15,4 @@ else
     echo "setup.sh: no apt-get; install these yourself: ${DEBIAN_PACKAGES[*]}" >&2
 fi
 python3 -m pip install -q -e '.[dev]'
+python3 pio/offline.py   # PlatformIO's core in .pio-core: pio run works without its registry

@@ -6,6 +6,7 @@ from importlib import metadata
 from pathlib import Path
 
 import jinja2
+import numpy as np
 
 from trainer import modelfile, spec
 from trainer.modelfile import CellRule
@@ -13,7 +14,9 @@ from trainer.modelfile import CellRule
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "generated"
-FILES = ("nca_config.h", "nca_weights.h", "nca_weights.c", "nca_rule.h", "nca_rule.c", "nca_schedule.h")
+FILES = ("nca_config.h", "nca_weights.h", "nca_weights.c", "nca_rule.h", "nca_common.c", "nca_rule.c",
+         "nca_schedule.h")
+W2_CHUNK = 4  # hidden units per layer-2 chunk: the AVR kernel keeps 4 of them in registers
 
 
 def version() -> str:
@@ -38,9 +41,18 @@ class Report:
 
 def report(rule: CellRule) -> Report:
     C, P, H = spec.CHANNELS, spec.PERCEPTION, rule.hidden
-    weight_bytes = rule.w1.nbytes + rule.b1.nbytes + rule.w2.nbytes + rule.b2.nbytes
+    weight_bytes = rule.w1.nbytes + rule.b1.nbytes + w2_chunks(rule.w2).nbytes + rule.b2.nbytes
     ram = C + 8 * C + P + 4 * C  # self, neighbours, int8 perception, int32 accumulators
     return Report(weight_bytes, ram, P * H + H * C)
+
+
+def w2_chunks(w2: np.ndarray) -> np.ndarray:
+    """[16, H] -> [ceil(H / chunk), 16, chunk], zero-padded: nca_w2q's layout."""
+    C, H = w2.shape
+    q = -(-H // W2_CHUNK)
+    padded = np.zeros((C, q * W2_CHUNK), w2.dtype)
+    padded[:, :H] = w2
+    return padded.reshape(C, q, W2_CHUNK).transpose(1, 0, 2)
 
 
 def render(rule: CellRule, source_name: str) -> dict:
@@ -57,7 +69,8 @@ def render(rule: CellRule, source_name: str) -> dict:
                hidden_max=spec.HIDDEN_MAX, shift1=rule.shift1, shift2=rule.shift2,
                grid_width=int(grid[0]), grid_height=int(grid[1]), fire_bits=spec.FIRE_BITS,
                hash_mul1=spec.HASH_MUL1, hash_mul2=spec.HASH_MUL2,
-               w1=rule.w1.tolist(), b1=rule.b1.tolist(), w2t=rule.w2.T.tolist(), b2=rule.b2.tolist())
+               w1=rule.w1.tolist(), b1=rule.b1.tolist(), w2q=w2_chunks(rule.w2).tolist(), b2=rule.b2.tolist(),
+               w2_chunk=W2_CHUNK, w2_chunks=-(-rule.hidden // W2_CHUNK))
     return {name: env.get_template(name + ".j2").render(**ctx) for name in FILES}
 
 

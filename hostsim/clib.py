@@ -17,7 +17,7 @@ CSRC = Path(__file__).resolve().parent / "csrc"
 CACHE = REPO / "build" / "hostsim"
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZE = ["-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-g", "-O1"]
-RULE_SOURCES = ["nca_rule.c", "nca_weights.c", "hostsim.c"]
+RULE_SOURCES = ["nca_rule.c", "nca_common.c", "nca_weights.c", "hostsim.c"]
 
 
 class CompileError(RuntimeError):

@@ -45,12 +45,13 @@ def test_constants_come_from_the_model_file(generated, shipped_rule):
 def test_weights_are_the_model_integers(generated, shipped_rule):
     text = (generated / "nca_weights.c").read_text()
     arrays = {}
-    for name in ("nca_w1", "nca_b1", "nca_w2t", "nca_b2"):
+    for name in ("nca_w1", "nca_b1", "nca_w2q", "nca_b2"):
         body = re.search(name + r"\[[^=]*= \{(.*?)\};", text, re.S)[1]
         arrays[name] = np.array([int(v) for v in re.findall(r"-?\d+", body)])
     assert (arrays["nca_w1"] == shipped_rule.w1.ravel()).all()
     assert (arrays["nca_b1"] == shipped_rule.b1).all()
-    assert (arrays["nca_w2t"] == shipped_rule.w2.T.ravel()).all()
+    H = shipped_rule.hidden  # nca_w2q[q][c][k] = W2[c][4q + k]
+    assert (arrays["nca_w2q"] == shipped_rule.w2.reshape(16, H // 4, 4).transpose(1, 0, 2).ravel()).all()
     assert (arrays["nca_b2"] == shipped_rule.b2).all()
     assert "NCA_STORAGE" in text and "float" not in text and "double" not in text
 

@@ -1,0 +1,1 @@
+"""The generated rule and the firmware on an emulated ATmega328P (simavr)."""

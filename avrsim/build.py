@@ -1,0 +1,129 @@
+"""Build AVR images with exactly the firmware's compiler flags (from platformio.ini), and the
+simavr harness; run them."""
+import configparser
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from codegen.build import REPO, render
+from trainer import spec
+
+HARNESS_SRC = Path(__file__).resolve().parent / "harness.c"
+CACHE = REPO / "build" / "avrsim"
+CASE_IN = (1 + 8) * spec.CHANNELS
+
+
+class ToolError(RuntimeError):
+    pass
+
+
+def need(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise ToolError(f"{tool} not found: install Debian's {package} (./setup.sh does)")
+    return path
+
+
+def firmware_flags(env: str = "nano") -> list:
+    """-mmcu, F_CPU and build_flags of a platformio.ini env: the single source of AVR flags."""
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(REPO / "platformio.ini")
+    section = f"env:{env}"
+    flags = shlex.split(ini.get(section, "build_flags", fallback=ini.get("env", "build_flags")))
+    board = json.loads((REPO / "pio" / "boards" / f"{ini.get(section, 'board')}.json").read_text())
+    return [f"-mmcu={board['build']['mcu']}", f"-DF_CPU={board['build']['f_cpu']}", *flags]
+
+
+def _cached(key_parts, name, build):
+    key = hashlib.sha256(repr(key_parts).encode()).hexdigest()[:16]
+    out = CACHE / key / name
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=name, suffix=".tmp")
+        os.close(fd)
+        build(out.parent, tmp)
+        os.replace(tmp, out)
+    return out
+
+
+def _run(cmd, cwd):
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ToolError(f"{' '.join(map(str, cmd))} failed in {cwd}:\n{r.stderr}")
+
+
+def harness() -> Path:
+    need("cc", "gcc")
+    if not Path("/usr/include/simavr/sim_avr.h").is_file():
+        raise ToolError("simavr headers not found: install Debian's libsimavr-dev and libelf-dev")
+    src = HARNESS_SRC.read_text()
+    return _cached(("harness", src), "harness", lambda d, out: _run(
+        ["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out, str(HARNESS_SRC),
+         "-lsimavr", "-lelf"], d))
+
+
+AVR_KERNEL = ("nca_rule_avr.c", "nca_kernels.S")
+
+
+def rule_image(rule, kernel: str = "reference") -> Path:
+    """The test firmware with the generated rule, compiled as the firmware compiles it.
+    kernel: 'reference' (generated nca_rule.c) or 'avr' (firmware/avr/nca_rule_avr.c + .S)."""
+    need("avr-gcc", "gcc-avr")
+    files = render(rule, "model")
+    files["rule_bench.c"] = (REPO / "firmware" / "test" / "rule_bench.c").read_text()
+    if kernel == "avr":
+        files.update({name: (REPO / "firmware" / "avr" / name).read_text() for name in AVR_KERNEL})
+        rule_sources = list(AVR_KERNEL)
+    elif kernel == "reference":
+        rule_sources = ["nca_rule.c"]
+    else:
+        raise ValueError(kernel)
+    flags = firmware_flags()
+    sources = rule_sources + ["nca_common.c", "nca_weights.c", "rule_bench.c"]
+
+    def build(d, out):
+        for name, text in files.items():
+            (d / name).write_text(text)
+        _run(["avr-gcc", *flags, "-I.", "-o", out, *sources, "-Wl,--gc-sections"], d)
+
+    return _cached(("rule", kernel, sorted(files.items()), flags), "rule_bench.elf", build)
+
+
+def symbol(elf: Path, name: str) -> int:
+    out = subprocess.run([need("avr-nm", "binutils-avr"), str(elf)], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == name:
+            return int(parts[0], 16) & 0xFFFF  # data addresses carry 0x800000 in the ELF
+    raise ToolError(f"{elf}: no symbol {name}")
+
+
+def run_rule(elf: Path, selves: np.ndarray, nbrs: np.ndarray):
+    """Outputs int8 [n, 16] and exact cycle counts [n] of n cell updates on the emulated AVR."""
+    n = len(selves)
+    cases = np.concatenate([selves.reshape(n, -1), nbrs.reshape(n, -1)], 1).astype(np.int8)
+    r = subprocess.run([str(harness()), "rule", str(elf), str(symbol(elf, "bench_io")), str(n)],
+                       input=cases.tobytes(), capture_output=True, timeout=600)
+    if r.returncode != 0:
+        raise ToolError(f"simavr run failed: {r.stderr.decode()}")
+    out = np.frombuffer(r.stdout[:n * spec.CHANNELS], np.int8).reshape(n, spec.CHANNELS)
+    cycles = np.frombuffer(r.stdout[n * spec.CHANNELS:], np.uint32)
+    return out, cycles
+
+
+def run_firmware(elf: Path, cycles: int, uart_input: str = ""):
+    """Run a firmware image; returns (UART output text, peak stack bytes)."""
+    bss_end = symbol(elf, "__bss_end")
+    r = subprocess.run([str(harness()), "run", str(elf), str(cycles), str(bss_end), uart_input],
+                       capture_output=True, timeout=600)
+    if r.returncode != 0:
+        raise ToolError(f"simavr run failed: {r.stderr.decode()}")
+    peak = int(r.stderr.decode().split("stack_peak")[1].split()[0])
+    return r.stdout.decode(errors="replace"), peak

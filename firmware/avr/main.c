@@ -1,0 +1,252 @@
+/* Cell firmware, hardware layer for the ATmega328P: timers, software-serial links, LED, USB
+ * report. The behaviour lives in ../core (portable) and the generated rule. */
+#include <avr/eeprom.h>
+#include <avr/interrupt.h>
+#include <avr/io.h>
+#include <avr/pgmspace.h>
+#include <stdint.h>
+#include <string.h>
+#include <util/atomic.h>
+
+#include "board.h"
+#include "../core/cell.h"
+#include "../core/link.h"
+#include "../core/report.h"
+
+/* ---- time: Timer0 overflow, as Arduino's millis (1.024 ms ticks, corrected) ------------- */
+static volatile uint16_t ms_now;
+static volatile uint8_t ms_frac;
+
+ISR(TIMER0_OVF_vect)
+{
+    /* 64 * 256 / 16 MHz = 1024 us: add 1 ms and carry 24 us */
+    uint16_t m = ms_now + 1;
+    uint8_t f = ms_frac + 3; /* in units of 8 us */
+    if (f >= 125) {
+        f -= 125;
+        m++;
+    }
+    ms_now = m;
+    ms_frac = f;
+}
+
+static uint16_t now_ms(void)
+{
+    uint16_t m;
+    ATOMIC_BLOCK(ATOMIC_RESTORESTATE) { m = ms_now; }
+    return m;
+}
+
+/* ---- software serial: one Timer1 tick at 3x the baud rate serves all four links --------- */
+#define RX_RING 32 /* bytes per link: covers the longest rule update at 9600 baud */
+struct rx_line {
+    uint8_t ticks;   /* ticks until the next sample; 0 = idle, waiting for a start bit */
+    uint8_t bit;     /* data bits received so far */
+    uint8_t byte;
+    uint8_t head, tail;
+    uint8_t ring[RX_RING];
+};
+static volatile struct rx_line rx[LINK_COUNT];
+
+static uint8_t tx_frame[LINK_MAX_WIRE];
+static volatile uint8_t tx_len, tx_pos;   /* frame being sent, same bytes on all four links */
+static volatile uint16_t tx_bits;         /* start + 8 data + stop, LSB first; 0 = between bytes */
+static volatile uint8_t tx_ticks;
+
+ISR(TIMER1_COMPA_vect)
+{
+    uint8_t pins = LINK_RX_PIN, l;
+    for (l = 0; l < LINK_COUNT; l++, pins >>= 1) {
+        struct rx_line *r = (struct rx_line *)&rx[l]; /* only this ISR writes these fields */
+        uint8_t t = r->ticks;
+        if (t == 0) {
+            if (!(pins & 1u)) {      /* start bit: sample bit 0 in 4 ticks (1.33 bits) */
+                r->ticks = LINK_OVERSAMPLE + 1;
+                r->bit = 0;
+            }
+            continue;
+        }
+        if (--t) {
+            r->ticks = t;
+            continue;
+        }
+        if (r->bit < 8) {
+            r->byte = (uint8_t)((r->byte >> 1) | (uint8_t)(pins << 7));
+            r->bit++;
+            r->ticks = LINK_OVERSAMPLE;
+            continue;
+        }
+        r->ticks = 0;
+        if (pins & 1u) {             /* stop bit high: keep the byte */
+            uint8_t head = r->head, next = (uint8_t)((head + 1) & (RX_RING - 1));
+            if (next != r->tail) {
+                r->ring[head] = r->byte;
+                r->head = next;
+            }
+        }
+    }
+    if (tx_ticks && --tx_ticks) {
+        return;
+    }
+    if (tx_bits) {
+        if (tx_bits & 1u) {
+            LINK_TX_PORT |= LINK_TX_MASK;
+        } else {
+            LINK_TX_PORT &= (uint8_t)~LINK_TX_MASK;
+        }
+        tx_bits >>= 1;
+        tx_ticks = LINK_OVERSAMPLE;
+    } else if (tx_pos < tx_len) {
+        tx_bits = (uint16_t)((1u << 9) | ((uint16_t)tx_frame[tx_pos++] << 1)); /* stop, data, start */
+        tx_ticks = 1;
+    }
+}
+
+static int16_t rx_pop(uint8_t l)
+{
+    volatile struct rx_line *r = &rx[l];
+    uint8_t b;
+    if (r->head == r->tail) {
+        return -1;
+    }
+    b = r->ring[r->tail];
+    r->tail = (uint8_t)((r->tail + 1) & (RX_RING - 1));
+    return b;
+}
+
+static uint8_t tx_idle(void)
+{
+    uint8_t idle;
+    ATOMIC_BLOCK(ATOMIC_RESTORESTATE) { idle = tx_pos >= tx_len && tx_bits == 0 && tx_ticks == 0; }
+    return idle;
+}
+
+static void tx_start(uint8_t len)
+{
+    ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
+        tx_pos = 0;
+        tx_len = len;
+    }
+}
+
+/* ---- LED ---------------------------------------------------------------------------------- */
+static void led_init(void)
+{
+    DDRD |= (1 << PD6) | (1 << PD5);
+    DDRB |= (1 << PB3);
+    TCCR0A = (1 << COM0A1) | (1 << COM0B1) | (1 << WGM01) | (1 << WGM00); /* fast PWM */
+    TCCR0B = (1 << CS01) | (1 << CS00);                                   /* /64 */
+    TIMSK0 = (1 << TOIE0);
+    TCCR2A = (1 << COM2A1) | (1 << WGM21) | (1 << WGM20);
+    TCCR2B = (1 << CS22);                                                 /* /64 */
+}
+
+static void led_show(const int8_t *state)
+{
+    uint8_t rgb[3];
+    report_led_levels(state, rgb);
+    OCR0A = rgb[0];
+    OCR0B = rgb[1];
+    OCR2A = rgb[2];
+}
+
+/* ---- USB serial --------------------------------------------------------------------------- */
+static void uart_init(void)
+{
+    uint16_t ubrr = (uint16_t)((F_CPU / 8 / REPORT_BAUD) - 1); /* U2X: 2.1% error at 115200 */
+    UBRR0H = (uint8_t)(ubrr >> 8);
+    UBRR0L = (uint8_t)ubrr;
+    UCSR0A = (1 << U2X0);
+    UCSR0B = (1 << RXEN0) | (1 << TXEN0);
+    UCSR0C = (1 << UCSZ01) | (1 << UCSZ00);
+}
+
+static void uart_write(const char *s, uint8_t n)
+{
+    uint8_t i;
+    for (i = 0; i < n; i++) {
+        while (!(UCSR0A & (1 << UDRE0))) {
+        }
+        UDR0 = (uint8_t)s[i];
+    }
+}
+
+static int16_t uart_read(void)
+{
+    return (UCSR0A & (1 << RXC0)) ? UDR0 : -1;
+}
+
+/* ---- seed for the random waits: a boot counter in EEPROM mixed with ADC noise ----------- */
+static uint16_t EEMEM ee_boots;
+
+static uint16_t random_seed(void)
+{
+    uint16_t seed = eeprom_read_word(&ee_boots) + 1;
+    uint8_t i;
+    eeprom_write_word(&ee_boots, seed);
+    ADMUX = (1 << REFS0) | NOISE_ADC_CHANNEL;
+    ADCSRA = (1 << ADEN) | (1 << ADPS2) | (1 << ADPS1) | (1 << ADPS0);
+    for (i = 0; i < 16; i++) {
+        ADCSRA |= (1 << ADSC);
+        while (ADCSRA & (1 << ADSC)) {
+        }
+        seed = (uint16_t)((seed << 1 | seed >> 15) ^ ADCW);
+    }
+    ADCSRA = 0;
+    return seed;
+}
+
+static struct cell cell;
+static struct link_rx link_rx[LINK_COUNT];
+
+int main(void)
+{
+    char line[REPORT_LINE_MAX];
+    uint8_t l;
+    int16_t b;
+
+    LINK_RX_DDR &= (uint8_t)~LINK_RX_MASK;
+    LINK_RX_PORT |= LINK_RX_MASK;          /* pull-ups: an unplugged link idles high */
+    LINK_TX_DDR |= LINK_TX_MASK;
+    LINK_TX_PORT |= LINK_TX_MASK;          /* idle high */
+    TCCR1A = 0;
+    TCCR1B = (1 << WGM12) | (1 << CS10);  /* CTC, no prescaler */
+    OCR1A = (uint16_t)(F_CPU / (LINK_BAUD * LINK_OVERSAMPLE) - 1);
+    TIMSK1 = (1 << OCIE1A);
+    led_init();
+    uart_init();
+    cell_init(&cell, random_seed(), 0);
+    sei();
+
+    uart_write(line, report_hello(line));
+    for (;;) {
+        uint16_t now = now_ms();
+        for (l = 0; l < LINK_COUNT; l++) {
+            while ((b = rx_pop(l)) >= 0) {
+                int16_t n = link_rx_byte(&link_rx[l], (uint8_t)b);
+                if (n > 0) {
+                    cell_on_frame(&cell, l, link_rx[l].buf, n, now);
+                } else if (n < 0) {
+                    cell_on_bad_frame(&cell);
+                }
+            }
+        }
+        if (cell_maybe_fire(&cell, now)) {
+            led_show(cell.state);
+            uart_write(line, report_state(&cell, line));
+        }
+        if (tx_idle() && cell_should_send(&cell, now)) {
+            tx_start(cell_build_frame(&cell, tx_frame, now));
+        }
+        b = uart_read();
+        if (b == 'P' || b == 'Z') {
+            if (b == 'P') {
+                cell_plant_seed(&cell);
+            } else {
+                cell_clear(&cell);
+            }
+            led_show(cell.state);
+            uart_write(line, report_state(&cell, line));
+        }
+    }
+}

@@ -1,0 +1,122 @@
+/* AVR inner loops of the optimised rule (nca_rule_avr.c), avr-gcc calling convention:
+ * arguments in r25:r24, r23:r22, r21:r20; int32 result in r25..r22; r0, r18-r27, r30, r31
+ * free; r1 must be zero on return; r2-r17, r28, r29 saved. Products are added into 24-bit
+ * accumulators: |sum| < 2^23 holds for the sizes nca_rule_avr.c checks at compile time. */
+
+#include "nca_config.h"
+
+    .text
+
+/* int32_t nca_avr_dot(const int8_t *p, const int8_t *w_flash, const int16_t *b_flash)
+ * b + sum of NCA_PERCEPTION products p[i] * w[i]: 12 cycles each (LPM 3, LD 2, MULS 2, add 5). */
+    .global nca_avr_dot
+    .type nca_avr_dot, @function
+nca_avr_dot:
+    movw r26, r24           ; X = p (RAM)
+    movw r30, r20           ; Z = b (flash)
+    lpm r24, Z+             ; bias, low byte
+    lpm r25, Z              ; bias, high byte
+    movw r30, r22           ; Z = w (flash)
+    mov r22, r24            ; accumulator r24:r23:r22 = sign-extended bias
+    mov r23, r25
+    mov r24, r25
+    lsl r24
+    sbc r24, r24
+    clr r19                 ; a zero (r1 is overwritten by MULS)
+    ldi r18, NCA_PERCEPTION / 6
+1:
+    .rept 6
+    lpm r20, Z+
+    ld r21, X+
+    muls r20, r21           ; r1:r0 = w * p (signed)
+    add r22, r0
+    adc r23, r1
+    adc r24, r19
+    sbrc r1, 7              ; negative product: its sign extension adds 0xFF to the top byte
+    dec r24
+    .endr
+    dec r18
+    brne 1b
+    clr r1
+    clr r25                 ; sign-extend to 32 bits
+    sbrc r24, 7
+    com r25
+    ret
+    .size nca_avr_dot, .-nca_avr_dot
+
+/* void nca_avr_chunk(uint8_t acc[3 * NCA_CHANNELS], const uint8_t h[4], const int8_t *w_flash)
+ * acc[c] += sum over k < 4 of w[4c + k] * h[k] (w signed, h unsigned, acc 24-bit LE). */
+    .global nca_avr_chunk
+    .type nca_avr_chunk, @function
+nca_avr_chunk:
+    push r16
+    push r17
+    movw r26, r22           ; X = h: the chunk's 4 hidden units live in r16..r19
+    ld r16, X+
+    ld r17, X+
+    ld r18, X+
+    ld r19, X+
+    movw r30, r20           ; Z = w (flash)
+    movw r26, r24           ; X = acc
+    clr r21                 ; a zero
+    ldi r25, NCA_CHANNELS
+2:
+    ld r22, X+
+    ld r23, X+
+    ld r24, X
+    .irp h, r16, r17, r18, r19
+    lpm r20, Z+
+    mulsu r20, \h           ; r1:r0 = w (signed) * h (unsigned)
+    add r22, r0
+    adc r23, r1
+    adc r24, r21
+    sbrc r1, 7
+    dec r24
+    .endr
+    st X, r24
+    st -X, r23
+    st -X, r22
+    adiw r26, 3
+    dec r25
+    brne 2b
+    clr r1
+    pop r17
+    pop r16
+    ret
+    .size nca_avr_chunk, .-nca_avr_chunk
+
+/* void nca_avr_acc_init(uint8_t acc[3 * NCA_CHANNELS], const int16_t *b_flash)
+ * acc[c] = sign-extended b[c] (24-bit LE). */
+    .global nca_avr_acc_init
+    .type nca_avr_acc_init, @function
+nca_avr_acc_init:
+    movw r26, r24           ; X = acc
+    movw r30, r22           ; Z = b (flash)
+    ldi r25, NCA_CHANNELS
+3:
+    lpm r22, Z+
+    lpm r23, Z+
+    st X+, r22
+    st X+, r23
+    clr r24
+    sbrc r23, 7
+    com r24
+    st X+, r24
+    dec r25
+    brne 3b
+    ret
+    .size nca_avr_acc_init, .-nca_avr_acc_init
+
+/* int32_t nca_avr_acc_get(const uint8_t acc[3]): the 24-bit value, sign-extended */
+    .global nca_avr_acc_get
+    .type nca_avr_acc_get, @function
+nca_avr_acc_get:
+    movw r26, r24
+    ld r22, X+
+    ld r23, X+
+    ld r24, X
+    clr r25
+    sbrc r24, 7
+    com r25
+    ret
+    .size nca_avr_acc_get, .-nca_avr_acc_get

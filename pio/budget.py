@@ -1,0 +1,47 @@
+"""The cell's budget for a firmware ELF, printed by every `pio run` (and checked by the tests):
+flash <= 10,240 bytes; static RAM + measured peak stack <= 1,024 bytes; the rule's working
+memory <= 256 bytes. The stack is measured by running the firmware in simavr with a seed
+planted, so the rule runs with the link interrupts going."""
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+FLASH_MAX, RAM_MAX, RULE_RAM_MAX = 10240, 1024, 256
+
+
+def sections(elf: str) -> dict:
+    out = subprocess.run(["avr-size", "-A", "-d", elf], capture_output=True, text=True, check=True).stdout
+    return {p[0]: int(p[1]) for p in (line.split() for line in out.splitlines()) if len(p) >= 2 and p[1].isdigit()}
+
+
+def measure(elf: str) -> dict:
+    from avrsim.build import run_firmware
+    from codegen.build import report
+    from trainer import modelfile
+
+    s = sections(elf)
+    flash = s.get(".text", 0) + s.get(".data", 0)
+    static = s.get(".data", 0) + s.get(".bss", 0)
+    _, stack = run_firmware(Path(elf), 16_000_000, "P")  # 1 s with a planted seed: the rule runs
+    rule_ram = report(modelfile.load()).ram_bytes
+    return {"flash": flash, "static_ram": static, "stack_peak": stack, "ram": static + stack, "rule_ram": rule_ram}
+
+
+def main(elf: str) -> int:
+    m = measure(elf)
+    rows = [("flash (.text + .data)", m["flash"], FLASH_MAX),
+            (f"RAM: static {m['static_ram']} + measured peak stack {m['stack_peak']}", m["ram"], RAM_MAX),
+            ("rule working memory (state, 8 neighbours, activations)", m["rule_ram"], RULE_RAM_MAX)]
+    ok = True
+    print("cell budget:")
+    for name, used, limit in rows:
+        ok &= used <= limit
+        print(f"  {name:58s} {used:6d} / {limit:6d} bytes  {'ok' if used <= limit else 'OVER BUDGET'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
