@@ -31,9 +31,14 @@ def compiler() -> str:
     return cc
 
 
+FIRMWARE_CORE = REPO / "firmware" / "core"
+CORE_SOURCES = ["cell.c", "link.c", "report.c", "core_shim.c"]
+
+
 def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
-    """kind 'lib': shared library (-O2); 'sanitized': stand-alone executable with UBSan+ASan.
-    Returns the path of the cached artefact; rebuilt only when sources or flags change."""
+    """kind 'lib': shared library (-O2); 'sanitized': stand-alone executable with UBSan+ASan;
+    'core': the portable firmware core (firmware/core) with the rule, as a shared library,
+    built with the sanitizers. Returns the cached artefact; rebuilt only when sources change."""
     files = render(rule, source_name)
     for name in ("hostsim.c", "hostsim.h", "main.c"):
         files[name] = (CSRC / name).read_text()
@@ -42,6 +47,11 @@ def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
         flags, sources, artefact = WARNINGS + ["-O2", "-fPIC", "-shared"], RULE_SOURCES, "libnca.so"
     elif kind == "sanitized":
         flags, sources, artefact = WARNINGS + SANITIZE, RULE_SOURCES + ["main.c"], "hostsim"
+    elif kind == "core":
+        for path in list(FIRMWARE_CORE.glob("*.[ch]")) + [REPO / "firmware" / "host" / "core_shim.c"]:
+            files[path.name] = path.read_text()
+        flags = WARNINGS + ["-O1", "-g", "-fPIC", "-shared", "-fsanitize=undefined", "-fno-sanitize-recover=all"]
+        sources, artefact = ["nca_rule.c", "nca_common.c", "nca_weights.c", *CORE_SOURCES], "libcore.so"
     else:
         raise ValueError(kind)
     key = hashlib.sha256(repr((sorted(files.items()), cc, flags)).encode()).hexdigest()[:16]

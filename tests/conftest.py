@@ -39,3 +39,9 @@ def random_states(seed: int, batch: int, height: int, width: int) -> torch.Tenso
 @pytest.fixture(scope="session")
 def shipped_rule():
     return modelfile.load()
+
+
+@pytest.fixture(scope="session")
+def crules_shipped(shipped_rule):
+    from hostsim.clib import CRule
+    return CRule(shipped_rule, "shipped")

@@ -71,17 +71,6 @@ def test_hash_in_c(crules):
 neighbourhoods = st.tuples(arrays(np.int8, (16,)), arrays(np.int8, (8, 16)))
 
 
-def centre_of_3x3(selves, nbrs):
-    """Lay out each neighbourhood as a 3x3 grid (neighbour order of nca_rule.h) for the int model."""
-    n = len(selves)
-    g = np.zeros((n, 3, 3, 16), np.int8)
-    order = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (2, 2)]
-    for k, (y, x) in enumerate(order):
-        g[:, y, x] = nbrs[:, k]
-    g[:, 1, 1] = selves
-    return g
-
-
 @settings(max_examples=300, deadline=None)
 @given(rule_name=st.sampled_from(list(RULES) + ["shipped"]), cells=st.lists(neighbourhoods, min_size=1, max_size=8),
        alive_bias=st.booleans())
@@ -92,12 +81,12 @@ def test_single_cell_updates_property(crules, rule_name, cells, alive_bias):
     if alive_bias:  # most random alphas are alive anyway; this also covers all-dead neighbourhoods
         nbrs[..., spec.ALPHA] = np.minimum(nbrs[..., spec.ALPHA], spec.ALIVE_THRESHOLD)
     got = crule.fire(selves, nbrs)
-    g = centre_of_3x3(selves, nbrs)
-    want = intmodel.update(intmodel.IntRule(rule), torch.from_numpy(g).int())[:, 1, 1].numpy()
+    want = intmodel.fire_cells(intmodel.IntRule(rule), torch.from_numpy(selves), torch.from_numpy(nbrs)).numpy()
     assert np.array_equal(got, want)
     ref = ScalarRule(rule)
-    first = g[0].astype(int).tolist()
-    assert got[0].tolist() == ref.fire_in_grid(first, 1, 1)
+    nbr = {(x - 1, y - 1): nbrs[0, k].tolist() for k, (y, x) in enumerate(intmodel.NEIGHBOUR_ORDER)}
+    nbr[(0, 0)] = selves[0].tolist()
+    assert got[0].tolist() == ref.fire(lambda dx, dy: nbr[(dx, dy)])
 
 
 @pytest.mark.parametrize("name", ["extreme", "random-large"])

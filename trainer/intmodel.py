@@ -79,3 +79,17 @@ def seed_state(batch: int, height: int, width: int, device="cpu") -> torch.Tenso
     s = torch.zeros(batch, height, width, spec.CHANNELS, dtype=torch.int8, device=device)
     s[:, height // 2, width // 2, spec.ALPHA:] = 1 << spec.STATE_FRAC_BITS
     return s
+
+
+# nca_rule.h's neighbour order (NW, N, NE, W, E, SW, S, SE) as (row, column) in a 3x3 block
+NEIGHBOUR_ORDER = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (2, 2)]
+
+
+def fire_cells(r: IntRule, selves: torch.Tensor, nbrs: torch.Tensor) -> torch.Tensor:
+    """One firing of n separate cells, as the generated C's nca_fire takes them:
+    selves int8 [n, 16], nbrs int8 [n, 8, 16] in nca_rule.h order -> int8 [n, 16]."""
+    g = torch.zeros(len(selves), 3, 3, spec.CHANNELS, dtype=torch.int32, device=r.device)
+    for k, (y, x) in enumerate(NEIGHBOUR_ORDER):
+        g[:, y, x] = nbrs[:, k].to(r.device)
+    g[:, 1, 1] = selves.to(r.device)
+    return update(r, g)[:, 1, 1].to(torch.int8)

@@ -1,0 +1,109 @@
+"""`pio run` offline for the Nano, the cell budget, codegen staleness, and the real firmware
+image running in simavr (boot line, seed from the host, firings through the rule)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avrsim.build import run_firmware
+from codegen.build import REPO
+
+OFFLINE = ["unshare", "-n"] if shutil.which("unshare") and subprocess.run(
+    ["unshare", "-n", "true"], capture_output=True).returncode == 0 else []
+
+
+def pio(project: Path, *args, check=True):
+    env = dict(os.environ, PLATFORMIO_DISABLE_UPGRADE_CHECK="true", PLATFORMIO_SETTING_ENABLE_TELEMETRY="no")
+    r = subprocess.run([*OFFLINE, sys.executable, "-m", "platformio", *args], cwd=project, env=env,
+                       capture_output=True, text=True, timeout=600)
+    if check:
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the project without build output, prepared as ./setup.sh prepares it."""
+    dst = tmp_path_factory.mktemp("proj") / "nca"
+    shutil.copytree(REPO, dst, ignore=shutil.ignore_patterns(".git", ".pio", ".pio-core", "build", "generated",
+                                                             "runs", "__pycache__", "*.egg-info", ".hypothesis"))
+    subprocess.run([sys.executable, "pio/offline.py"], cwd=dst, check=True, capture_output=True)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def built(project):
+    r = pio(project, "run", "-e", "nano")
+    return project, r.stdout
+
+
+def test_offline_build_runs_codegen_and_prints_the_budget(built):
+    project, out = built
+    assert "codegen: generated/ is missing or stale" in out
+    assert (project / "generated" / "nca_rule.h").is_file()
+    assert (project / ".pio" / "build" / "nano" / "program.hex").is_file()
+    budget = dict(re.findall(r"^\s+(flash|RAM|rule working memory)\b.*?(\d+) /\s+(?:\d+) bytes  ok$", out, re.M))
+    assert set(budget) == {"flash", "RAM", "rule working memory"}, out[-2000:]
+    assert int(budget["flash"]) <= 10240 and int(budget["RAM"]) <= 1024 and int(budget["rule working memory"]) <= 256
+
+
+def test_stale_or_missing_generated_c_is_rebuilt(built):
+    project, _ = built
+    rule_h = project / "generated" / "nca_rule.h"
+    rule_h.write_text(rule_h.read_text() + "/* edited by hand */\n")
+    out = pio(project, "run", "-e", "nano").stdout
+    assert "stale (nca_rule.h)" in out and "edited by hand" not in rule_h.read_text()
+    out = pio(project, "run", "-e", "nano").stdout
+    assert "codegen:" not in out   # up to date: not regenerated
+
+
+def test_bad_model_stops_the_build(built):
+    project, _ = built
+    ini = project / "platformio.ini"
+    text = ini.read_text()
+    bad = project / "models" / "bad.npz"
+    bad.write_bytes(b"not a model")
+    try:
+        ini.write_text(text.replace("custom_nca_model = models/lizard.npz", "custom_nca_model = models/bad.npz"))
+        r = pio(project, "run", "-e", "nano", check=False)
+        assert r.returncode != 0 and "bad.npz: file: not a readable .npz" in r.stdout + r.stderr
+    finally:
+        ini.write_text(text)
+
+
+def test_every_board_env_builds(built):
+    project, _ = built
+    for env in ("nanonew", "uno"):
+        pio(project, "run", "-e", env)
+
+
+def test_upload_runs_avrdude_with_the_board_settings(built):
+    project, _ = built
+    r = pio(project, "run", "-v", "-e", "nano", "-t", "upload", "--upload-port", "/dev/null-nca-test", check=False)
+    text = r.stdout + r.stderr
+    assert "avrdude -p atmega328p -c arduino -b 57600 -D -P /dev/null-nca-test -U flash:w:" in text
+    assert "cannot open port /dev/null-nca-test" in text and r.returncode != 0   # no board here
+
+
+def parse_states(text):
+    return [np.frombuffer(bytes.fromhex(m[1]), np.int8) for m in re.finditer(r"^S [0-9a-f]{4} ([0-9a-f]{32}) ", text, re.M)]
+
+
+def test_firmware_in_simavr_grows_a_lone_seed_through_the_rule(built, crules_shipped, shipped_rule):
+    project, _ = built
+    text, stack = run_firmware(project / ".pio" / "build" / "nano" / "program.elf", 3 * 16_000_000, "P")
+    assert text.startswith(f"H nca-cell 1 {shipped_rule.content_hash()[:16]} lizard\n")
+    states = parse_states(text)
+    assert len(states) >= 8   # 3 s of random waits of 100..355 ms
+    want = np.array([0, 0, 0] + [64] * 13, np.int8)
+    assert np.array_equal(states[0], want)   # 'P' planted the seed
+    zeros = np.zeros((1, 8, 16), np.int8)    # a lone board: every neighbour reads as empty
+    for got in states[1:]:
+        want = crules_shipped.fire(want[None], zeros)[0]
+        assert np.array_equal(got, want)
+    assert 100 < stack < 400

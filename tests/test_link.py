@@ -1,0 +1,218 @@
+"""The firmware's portable core on the host: framing, CRC, bad bytes, timeouts, diagonal relays,
+and firing through the generated rule (built with -fsanitize=undefined)."""
+import ctypes
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hostsim import clib
+from trainer import spec
+
+N, E, S, W = range(4)                                   # links (cell.h)
+NW, NN, NE, WW, EE, SW, SS, SE = range(8)               # neighbour slots (nca_rule.h)
+TIMEOUT_MS, HEARTBEAT_MS, WAIT_MIN, WAIT_SPAN = 1000, 250, 100, 256
+
+
+@pytest.fixture(scope="module")
+def core(shipped_rule):
+    lib = ctypes.CDLL(str(clib.build(shipped_rule, "core", kind="core")))
+    u8p = ctypes.POINTER(ctypes.c_uint8)
+    lib.link_crc16.restype = ctypes.c_uint16
+    lib.link_cobs_encode.restype = ctypes.c_uint8
+    lib.link_cobs_decode.restype = ctypes.c_int16
+    lib.link_rx_byte.restype = ctypes.c_int16
+    lib.link_rx_byte.argtypes = [ctypes.c_void_p, ctypes.c_uint8]
+    lib.cell_init.argtypes = [ctypes.c_void_p, ctypes.c_uint16, ctypes.c_uint16]
+    lib.cell_on_frame.argtypes = [ctypes.c_void_p, ctypes.c_uint8, u8p, ctypes.c_int16, ctypes.c_uint16]
+    lib.cell_expire.argtypes = [ctypes.c_void_p, ctypes.c_uint16]
+    lib.cell_maybe_fire.argtypes = [ctypes.c_void_p, ctypes.c_uint16]
+    lib.cell_should_send.argtypes = [ctypes.c_void_p, ctypes.c_uint16]
+    lib.cell_build_frame.argtypes = [ctypes.c_void_p, u8p, ctypes.c_uint16]
+    lib.cell_build_frame.restype = ctypes.c_uint8
+    lib.shim_cell_size.restype = lib.shim_rx_size.restype = ctypes.c_size_t
+    lib.shim_rx_buf.restype = u8p
+    lib.shim_rx_buf.argtypes = [ctypes.c_void_p]
+    lib.shim_cell_get.argtypes = [ctypes.c_void_p] * 4
+    lib.shim_cell_set_state.argtypes = [ctypes.c_void_p] * 2
+    lib.cell_on_bad_frame.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def buf(data=b"", size=None):
+    return (ctypes.c_uint8 * (size or max(1, len(data))))(*data)
+
+
+class Cell:
+    def __init__(self, core, seed=1, now=0):
+        self.core, self.mem = core, ctypes.create_string_buffer(core.shim_cell_size())
+        self.rx = [ctypes.create_string_buffer(core.shim_rx_size()) for _ in range(4)]
+        core.cell_init(self.mem, seed, now)
+
+    def get(self):
+        state, nbr, counters = np.zeros(16, np.int8), np.zeros((8, 16), np.int8), np.zeros(5, np.uint16)
+        self.core.shim_cell_get(self.mem, state.ctypes.data, nbr.ctypes.data, counters.ctypes.data)
+        return state, nbr, dict(zip(["fires", "good", "bad", "known", "next_fire"], counters.tolist()))
+
+    def set_state(self, state):
+        self.core.shim_cell_set_state(self.mem, np.ascontiguousarray(state, np.int8).ctypes.data)
+
+    def frame(self, now=0) -> bytes:
+        out = buf(size=64)
+        n = self.core.cell_build_frame(self.mem, out, now)
+        return bytes(out[:n])
+
+    def receive(self, link, wire: bytes, now=0):
+        """Feed bytes to link's receiver; frames go to the cell as the firmware does."""
+        results = []
+        for b in wire:
+            n = self.core.link_rx_byte(self.rx[link], b)
+            if n > 0:
+                self.core.cell_on_frame(self.mem, link, self.core.shim_rx_buf(self.rx[link]), n, now)
+            elif n < 0:
+                self.core.cell_on_bad_frame(self.mem)
+            if n:
+                results.append(n)
+        return results
+
+
+def encode(core, raw: bytes) -> bytes:
+    out = buf(size=len(raw) + 3)
+    n = core.link_cobs_encode(buf(raw), len(raw), out)
+    return bytes(out[:n])
+
+
+def raw_frame(core, states, flags=3, version=1, ftype=1) -> bytes:
+    body = bytes([version, ftype, flags]) + b"".join(np.asarray(s, np.int8).tobytes() for s in states)
+    crc = core.link_crc16(buf(body), len(body))
+    return body + bytes([crc >> 8, crc & 0xFF])
+
+
+def test_crc16_ccitt_false_check_value(core):
+    assert core.link_crc16(buf(b"123456789"), 9) == 0x29B1
+    assert core.link_crc16(buf(), 0) == 0xFFFF
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=0, max_size=253))
+def test_cobs_round_trip(core, data):
+    wire = encode(core, data)
+    assert wire[-1] == 0 and 0 not in wire[:-1] and len(wire) == len(data) + 2
+    body = buf(wire[:-1])
+    assert core.link_cobs_decode(body, len(wire) - 1) == len(data)
+    assert bytes(body[:len(data)]) == data
+
+
+def test_valid_frame_and_idle_delimiters(core):
+    c = Cell(core)
+    wire = encode(core, raw_frame(core, [np.arange(16), np.ones(16), -np.ones(16)]))
+    assert c.receive(E, b"\x00\x00" + wire) == [3 + 48]
+    assert c.get()[2]["good"] == 1 and c.get()[2]["bad"] == 0
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "version", "type", "short", "garbage"])
+def test_bad_frames_are_dropped_counted_and_the_next_one_is_taken(core, damage):
+    c = Cell(core)
+    good_state = np.full(16, 9)
+    raw = raw_frame(core, [np.full(16, 5), np.zeros(16), np.zeros(16)])
+    if damage == "flip":
+        wire = bytearray(encode(core, raw)); wire[10] ^= 0x04; wire = bytes(wire)
+    elif damage == "truncate":
+        wire = encode(core, raw)[:20] + b"\x00"
+    elif damage == "version":
+        wire = encode(core, raw_frame(core, [np.full(16, 5)] * 3, version=2))
+    elif damage == "type":
+        wire = encode(core, raw_frame(core, [np.full(16, 5)] * 3, ftype=7))
+    elif damage == "short":
+        wire = encode(core, raw_frame(core, [np.full(16, 5)]))      # CRC fine, payload too short
+    else:
+        wire = bytes(range(1, 200)) + b"\x00"                        # line noise, overlong
+    c.receive(W, wire)
+    _, nbr, counters = c.get()
+    assert counters["bad"] == 1 and counters["good"] == 0 and not nbr.any()
+    c.receive(W, encode(core, raw_frame(core, [good_state, np.zeros(16), np.zeros(16)])))
+    _, nbr, counters = c.get()
+    assert counters["good"] == 1 and (nbr[WW] == 9).all()
+
+
+def test_relays_fill_the_diagonals_and_respect_flags(core):
+    c = Cell(core)
+    own, north, south = np.full(16, 1), np.full(16, 2), np.full(16, 3)
+    c.receive(E, encode(core, raw_frame(core, [own, north, south], flags=3)))
+    c.receive(W, encode(core, raw_frame(core, [own + 10, north + 10, south + 10], flags=1)))
+    c.receive(N, encode(core, raw_frame(core, [own + 20, north + 20, south + 20], flags=3)))
+    _, nbr, counters = c.get()
+    assert (nbr[EE] == 1).all() and (nbr[NE] == 2).all() and (nbr[SE] == 3).all()
+    assert (nbr[WW] == 11).all() and (nbr[NW] == 12).all() and not nbr[SW].any()   # S relay not valid
+    assert (nbr[NN] == 21).all() and not nbr[SS].any()          # north's relays are not used
+    assert counters["known"] == (1 << EE) | (1 << NE) | (1 << SE) | (1 << WW) | (1 << NW) | (1 << NN)
+
+
+def test_silent_neighbours_time_out_to_zeros_and_rejoin(core):
+    c = Cell(core)
+    c.receive(S, encode(core, raw_frame(core, [np.full(16, 7)] * 3)), now=1000)
+    core.cell_expire(c.mem, 1000 + TIMEOUT_MS)
+    assert (c.get()[1][SS] == 7).all()
+    core.cell_expire(c.mem, 1000 + TIMEOUT_MS + 1)
+    assert not c.get()[1].any() and c.get()[2]["known"] == 0
+    c.receive(S, encode(core, raw_frame(core, [np.full(16, 8)] * 3)), now=2500)   # plugged back in
+    assert (c.get()[1][SS] == 8).all()
+    core.cell_expire(c.mem, 65000)   # ms timestamps wrap at 2^16: still handled
+    assert not c.get()[1].any()
+
+
+def test_heartbeat_and_frame_contents(core):
+    c = Cell(core, now=0)
+    assert core.cell_should_send(c.mem, 0)
+    state = np.arange(-8, 8)
+    c.set_state(state)
+    c.receive(N, encode(core, raw_frame(core, [np.full(16, 4)] * 3)))
+    wire = c.frame(now=10)
+    assert not core.cell_should_send(c.mem, 10 + HEARTBEAT_MS - 1) and core.cell_should_send(c.mem, 10 + HEARTBEAT_MS)
+    other = Cell(core)
+    other.receive(W, wire)   # what we sent east arrives on the neighbour's west link
+    _, nbr, _ = other.get()
+    assert (nbr[WW] == state).all() and (nbr[NW] == 4).all() and not nbr[SW].any()
+
+
+def test_firing_runs_the_rule_after_a_random_wait(core, crules_shipped):
+    c = Cell(core, seed=1234, now=0)
+    seed_state = np.array([0, 0, 0] + [64] * 13, np.int8)
+    c.set_state(seed_state)
+    for link, state in ((E, np.full(16, 10)), (N, np.full(16, -3))):
+        c.receive(link, encode(core, raw_frame(core, [state] * 3, flags=0)))
+    state0, nbr, counters = c.get()
+    first = counters["next_fire"]
+    assert WAIT_MIN <= first < WAIT_MIN + WAIT_SPAN
+    assert core.cell_maybe_fire(c.mem, first - 1) == 0
+    assert core.cell_maybe_fire(c.mem, first) == 1
+    state1, _, counters = c.get()
+    assert counters["fires"] == 1
+    assert np.array_equal(state1, crules_shipped.fire(state0[None], nbr[None])[0])
+    assert WAIT_MIN <= (counters["next_fire"] - first) % 65536 < WAIT_MIN + WAIT_SPAN
+
+
+def test_nine_cells_exchange_and_every_centre_sees_its_true_neighbourhood(core):
+    """A 3x3 patch wired as boards are: after two rounds of frames, each cell's slots hold its
+    real neighbours' states, diagonals included (relayed), and the edges read as zeros."""
+    rng = np.random.default_rng(0)
+    states = rng.integers(-128, 128, (3, 3, 16)).astype(np.int8)
+    cells = [[Cell(core, seed=1 + y * 3 + x) for x in range(3)] for y in range(3)]
+    for y in range(3):
+        for x in range(3):
+            cells[y][x].set_state(states[y, x])
+    for rnd in range(2):
+        wires = [[cells[y][x].frame(now=rnd) for x in range(3)] for y in range(3)]
+        for y in range(3):
+            for x in range(3):
+                for link, (dx, dy) in ((N, (0, -1)), (E, (1, 0)), (S, (0, 1)), (W, (-1, 0))):
+                    if 0 <= x + dx < 3 and 0 <= y + dy < 3:
+                        cells[y][x].receive(link, wires[y + dy][x + dx], now=rnd)
+    offsets = [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)]
+    for y in range(3):
+        for x in range(3):
+            _, nbr, _ = cells[y][x].get()
+            for k, (dx, dy) in enumerate(offsets):
+                inside = 0 <= x + dx < 3 and 0 <= y + dy < 3
+                want = states[y + dy, x + dx] if inside else np.zeros(16, np.int8)
+                assert np.array_equal(nbr[k], want), (x, y, k)
