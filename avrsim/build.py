@@ -16,6 +16,7 @@ from codegen.build import REPO, render
 from trainer import spec
 
 HARNESS_SRC = Path(__file__).resolve().parent / "harness.c"
+GRID_SRC = Path(__file__).resolve().parent / "grid.c"
 CACHE = REPO / "build" / "avrsim"
 CASE_IN = (1 + 8) * spec.CHANNELS
 
@@ -59,14 +60,31 @@ def _run(cmd, cwd):
         raise ToolError(f"{' '.join(map(str, cmd))} failed in {cwd}:\n{r.stderr}")
 
 
-def harness() -> Path:
+def _simavr_program(src: Path) -> Path:
     need("cc", "gcc")
     if not Path("/usr/include/simavr/sim_avr.h").is_file():
         raise ToolError("simavr headers not found: install Debian's libsimavr-dev and libelf-dev")
-    src = HARNESS_SRC.read_text()
-    return _cached(("harness", src), "harness", lambda d, out: _run(
-        ["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out, str(HARNESS_SRC),
-         "-lsimavr", "-lelf"], d))
+    return _cached((src.name, src.read_text()), src.stem, lambda d, out: _run(
+        ["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out, str(src), "-lsimavr", "-lelf"], d))
+
+
+def harness() -> Path:
+    return _simavr_program(HARNESS_SRC)
+
+
+def run_grid(elf: Path, width: int, height: int, seconds: float, script=()):
+    """W x H emulated boards running `elf`, wired as the real grid; script: (ms, x, y, text)
+    sent to a board's USB serial. Returns [(ms, x, y, line)] of what the boards printed."""
+    text = "".join(f"{ms} {x} {y} {t}\n" for ms, x, y, t in sorted(script))
+    r = subprocess.run([str(_simavr_program(GRID_SRC)), str(elf), str(width), str(height), str(seconds)],
+                       input=text.encode(), capture_output=True, timeout=3600)
+    if r.returncode != 0:
+        raise ToolError(f"emulated grid failed: {r.stderr.decode()[-2000:]}")
+    lines = []
+    for line in r.stdout.decode(errors="replace").splitlines():
+        ms, x, y, rest = line.split(" ", 3)
+        lines.append((int(ms), int(x), int(y), rest))
+    return lines
 
 
 AVR_KERNEL = ("nca_rule_avr.c", "nca_kernels.S")
@@ -118,12 +136,16 @@ def run_rule(elf: Path, selves: np.ndarray, nbrs: np.ndarray):
     return out, cycles
 
 
-def run_firmware(elf: Path, cycles: int, uart_input: str = ""):
-    """Run a firmware image; returns (UART output text, peak stack bytes)."""
+def run_firmware(elf: Path, cycles: int, uart_input: str = "", awake: bool = False):
+    """Run a firmware image; returns (UART output text, peak stack bytes[, fraction of the
+    time not asleep])."""
     bss_end = symbol(elf, "__bss_end")
     r = subprocess.run([str(harness()), "run", str(elf), str(cycles), str(bss_end), uart_input],
                        capture_output=True, timeout=600)
     if r.returncode != 0:
         raise ToolError(f"simavr run failed: {r.stderr.decode()}")
-    peak = int(r.stderr.decode().split("stack_peak")[1].split()[0])
+    err = r.stderr.decode()
+    peak = int(err.split("stack_peak")[1].split()[0])
+    if awake:
+        return r.stdout.decode(errors="replace"), peak, int(err.split("awake_permille")[1].split()[0]) / 1000
     return r.stdout.decode(errors="replace"), peak

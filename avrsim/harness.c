@@ -7,7 +7,8 @@
  *   harness run ELF CYCLES BSS_END [INPUT]
  *                                 paints the free RAM, runs CYCLES cycles, sends INPUT on the
  *                                 USB UART after 1 ms, copies the UART output to stdout, and
- *                                 prints "stack_peak <bytes>" on stderr at the end.
+ *                                 prints "stack_peak <bytes>" and "awake_permille <n>" (time
+ *                                 not asleep) on stderr at the end.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <simavr/avr_ioport.h>
 #include <simavr/avr_uart.h>
 #include <simavr/sim_avr.h>
 #include <simavr/sim_elf.h>
@@ -32,6 +34,8 @@ static uint32_t *cycles;
 static long n_cases, next_case, done_cases;
 static avr_cycle_count_t started;
 static uint16_t buf_addr;
+static uint32_t *profile;
+static const char *profile_path;
 static int stop;
 
 static void on_marker(struct avr_t *a, avr_io_addr_t addr, uint8_t v, void *param)
@@ -52,6 +56,15 @@ static void on_marker(struct avr_t *a, avr_io_addr_t addr, uint8_t v, void *para
         memcpy(outputs + (size_t)done_cases * CASE_OUT, a->data + buf_addr + CASE_IN, CASE_OUT);
         done_cases++;
     }
+}
+
+/* simavr's default sleep waits in real time; emulated time just jumps to the next event */
+static avr_cycle_count_t slept;
+
+static void no_sleep(avr_t *a, avr_cycle_count_t how_long)
+{
+    (void)a;
+    slept += how_long;
 }
 
 static void on_uart_out(struct avr_irq_t *irq, uint32_t value, void *param)
@@ -79,6 +92,7 @@ static avr_t *load(const char *elf)
     avr->frequency = 16000000;
     avr_load_firmware(avr, &fw);
     avr->log = 0;
+    avr->sleep = no_sleep;
     avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags); /* no host sleeping, no echo */
     return avr;
 }
@@ -127,14 +141,33 @@ static int run_firmware(int argc, char **argv)
         avr->data[a] = 0xAA; /* paint: what the stack never touches keeps this value */
     }
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), on_uart_out, NULL);
+    for (a = 0; a < 4; a++) { /* unplugged links idle high (the pull-ups) */
+        avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('C'), a), 1);
+    }
+    profile_path = getenv("NCA_PROFILE"); /* optional: cycles spent at each flash address */
+    if (profile_path) {
+        profile = calloc(0x8000, sizeof *profile);
+    }
     while (avr->cycle < limit) {
+        avr_cycle_count_t before = avr->cycle;
+        avr_flashaddr_t pc = avr->pc;
         int state = avr_run(avr);
+        if (profile && pc < 0x8000 && avr->state == cpu_Running) {
+            profile[pc] += (uint32_t)(avr->cycle - before);
+        }
         if (state == cpu_Done || state == cpu_Crashed) {
             fprintf(stderr, "the AVR stopped (state %d)\n", state);
             return 1;
         }
         if (avr->cycle > 16000 && sent < strlen(input)) {
             avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT), (uint8_t)input[sent++]);
+        }
+    }
+    if (profile) {
+        FILE *f = fopen(profile_path, "wb");
+        if (f) {
+            fwrite(profile, sizeof *profile, 0x8000, f);
+            fclose(f);
         }
     }
     fflush(data_out);
@@ -146,6 +179,7 @@ static int run_firmware(int argc, char **argv)
         }
     }
     fprintf(stderr, "stack_peak %u\n", (unsigned)(avr->ramend + 1 - lowest));
+    fprintf(stderr, "awake_permille %u\n", (unsigned)(1000 - slept * 1000 / avr->cycle));
     return 0;
 }
 

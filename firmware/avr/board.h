@@ -19,6 +19,7 @@
 #define LINK_TX_PORT PORTB
 #define LINK_TX_DDR DDRB
 #define LINK_TX_MASK ((1 << PB0) | (1 << PB1) | (1 << PB2) | (1 << PB4))
+#define LINK_RX_RING 32 /* bytes per link (a power of two): covers the longest rule update */
 
 /* RGB LED, common cathode, PWM: R = PD6 (D6, OC0A), G = PD5 (D5, OC0B), B = PB3 (D11, OC2A). */
 

@@ -4,6 +4,8 @@
 #include <avr/interrupt.h>
 #include <avr/io.h>
 #include <avr/pgmspace.h>
+#include <avr/sleep.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <util/atomic.h>
@@ -12,6 +14,9 @@
 #include "../core/cell.h"
 #include "../core/link.h"
 #include "../core/report.h"
+
+/* set by the interrupts when the main loop has something new to look at (links.S, Timer0) */
+volatile uint8_t soft_wake;
 
 /* ---- time: Timer0 overflow, as Arduino's millis (1.024 ms ticks, corrected) ------------- */
 static volatile uint16_t ms_now;
@@ -28,6 +33,7 @@ ISR(TIMER0_OVF_vect)
     }
     ms_now = m;
     ms_frac = f;
+    soft_wake = 1; /* every millisecond the main loop checks its timers */
 }
 
 static uint16_t now_ms(void)
@@ -37,95 +43,37 @@ static uint16_t now_ms(void)
     return m;
 }
 
-/* ---- software serial: one Timer1 tick at 3x the baud rate serves all four links --------- */
-#define RX_RING 32 /* bytes per link: covers the longest rule update at 9600 baud */
+/* ---- software serial: one Timer1 tick at 3x the baud rate serves all four links; the
+ * interrupt is in links.S, which reads and writes the data below ------------------------- */
 struct rx_line {
     uint8_t ticks;   /* ticks until the next sample; 0 = idle, waiting for a start bit */
     uint8_t bit;     /* data bits received so far */
     uint8_t byte;
     uint8_t head, tail;
-    uint8_t ring[RX_RING];
+    uint8_t ring[LINK_RX_RING];
 };
-static volatile struct rx_line rx[LINK_COUNT];
+/* links.S hard-codes this layout */
+typedef char rx_layout_check[(offsetof(struct rx_line, head) == 3 && offsetof(struct rx_line, ring) == 5
+                              && sizeof(struct rx_line) == 5 + LINK_RX_RING) ? 1 : -1];
 
-static uint8_t tx_frame[LINK_MAX_WIRE];
-static volatile uint8_t tx_len, tx_pos;   /* frame being sent, same bytes on all four links */
-static volatile uint16_t tx_bits;         /* start + 8 data + stop, LSB first; 0 = between bytes */
-static volatile uint8_t tx_ticks;
-
-ISR(TIMER1_COMPA_vect)
-{
-    uint8_t pins = LINK_RX_PIN, l;
-    for (l = 0; l < LINK_COUNT; l++, pins >>= 1) {
-        struct rx_line *r = (struct rx_line *)&rx[l]; /* only this ISR writes these fields */
-        uint8_t t = r->ticks;
-        if (t == 0) {
-            if (!(pins & 1u)) {      /* start bit: sample bit 0 in 4 ticks (1.33 bits) */
-                r->ticks = LINK_OVERSAMPLE + 1;
-                r->bit = 0;
-            }
-            continue;
-        }
-        if (--t) {
-            r->ticks = t;
-            continue;
-        }
-        if (r->bit < 8) {
-            r->byte = (uint8_t)((r->byte >> 1) | (uint8_t)(pins << 7));
-            r->bit++;
-            r->ticks = LINK_OVERSAMPLE;
-            continue;
-        }
-        r->ticks = 0;
-        if (pins & 1u) {             /* stop bit high: keep the byte */
-            uint8_t head = r->head, next = (uint8_t)((head + 1) & (RX_RING - 1));
-            if (next != r->tail) {
-                r->ring[head] = r->byte;
-                r->head = next;
-            }
-        }
-    }
-    if (tx_ticks && --tx_ticks) {
-        return;
-    }
-    if (tx_bits) {
-        if (tx_bits & 1u) {
-            LINK_TX_PORT |= LINK_TX_MASK;
-        } else {
-            LINK_TX_PORT &= (uint8_t)~LINK_TX_MASK;
-        }
-        tx_bits >>= 1;
-        tx_ticks = LINK_OVERSAMPLE;
-    } else if (tx_pos < tx_len) {
-        tx_bits = (uint16_t)((1u << 9) | ((uint16_t)tx_frame[tx_pos++] << 1)); /* stop, data, start */
-        tx_ticks = 1;
-    }
-}
-
-static int16_t rx_pop(uint8_t l)
-{
-    volatile struct rx_line *r = &rx[l];
-    uint8_t b;
-    if (r->head == r->tail) {
-        return -1;
-    }
-    b = r->ring[r->tail];
-    r->tail = (uint8_t)((r->tail + 1) & (RX_RING - 1));
-    return b;
-}
+volatile struct rx_line soft_rx[LINK_COUNT];
+uint8_t soft_tx_frame[LINK_MAX_WIRE];
+volatile uint8_t soft_tx_len, soft_tx_pos;   /* frame being sent, same bytes on all four links */
+volatile uint16_t soft_tx_bits;              /* start + 8 data + stop, LSB first; 0 = between bytes */
+volatile uint8_t soft_tx_ticks;
 
 static uint8_t tx_idle(void)
 {
     uint8_t idle;
-    ATOMIC_BLOCK(ATOMIC_RESTORESTATE) { idle = tx_pos >= tx_len && tx_bits == 0 && tx_ticks == 0; }
+    ATOMIC_BLOCK(ATOMIC_RESTORESTATE) { idle = soft_tx_pos >= soft_tx_len && soft_tx_bits == 0 && soft_tx_ticks == 0; }
     return idle;
 }
 
 static void tx_start(uint8_t len)
 {
     ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
-        tx_pos = 0;
-        tx_len = len;
+        soft_tx_pos = 0;
+        soft_tx_len = len;
     }
 }
 
@@ -216,14 +164,19 @@ int main(void)
     led_init();
     uart_init();
     cell_init(&cell, random_seed(), 0);
+    set_sleep_mode(SLEEP_MODE_IDLE);
     sei();
 
     uart_write(line, report_hello(line));
     for (;;) {
         uint16_t now = now_ms();
-        for (l = 0; l < LINK_COUNT; l++) {
-            while ((b = rx_pop(l)) >= 0) {
-                int16_t n = link_rx_byte(&link_rx[l], (uint8_t)b);
+        soft_wake = 0; /* what arrives from here on wakes the next round */
+        volatile struct rx_line *r = soft_rx;
+        for (l = 0; l < LINK_COUNT; l++, r++) { /* bytes the link interrupt received */
+            while (r->head != r->tail) {
+                uint8_t t = r->tail;
+                int16_t n = link_rx_byte(&link_rx[l], r->ring[t]);
+                r->tail = (uint8_t)((t + 1) & (LINK_RX_RING - 1));
                 if (n > 0) {
                     cell_on_frame(&cell, l, link_rx[l].buf, n, now);
                 } else if (n < 0) {
@@ -236,7 +189,7 @@ int main(void)
             uart_write(line, report_state(&cell, line));
         }
         if (tx_idle() && cell_should_send(&cell, now)) {
-            tx_start(cell_build_frame(&cell, tx_frame, now));
+            tx_start(cell_build_frame(&cell, soft_tx_frame, now));
         }
         b = uart_read();
         if (b == 'P' || b == 'Z') {
@@ -247,6 +200,10 @@ int main(void)
             }
             led_show(cell.state);
             uart_write(line, report_state(&cell, line));
+        }
+        /* idle until a byte arrived or a millisecond passed; link ticks alone do not wake us */
+        while (!soft_wake) {
+            sleep_mode();
         }
     }
 }
