@@ -36,6 +36,41 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_grid(args) -> int:
+    """The firmware on an emulated grid of boards; pictures from the boards' report lines."""
+    from trainer.pictures import save_gif, state_to_image, strip
+    rule = modelfile.load(args.model)
+    height, width = rule.target.shape[:2]
+    if args.size:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    seed_at = (width // 2, height // 2)
+    lines = build.run_grid(Path(args.elf), width, height, args.seconds, [(1, *seed_at, "P")])
+    grid = np.zeros((height, width, spec.CHANNELS), np.int8)
+    frames, losses, t_next, bad = [], [], 0, 0
+    fits = rule.target.shape[:2] == (height, width)
+    for ms, x, y, line in lines + [(10 ** 9, 0, 0, "")]:
+        while ms >= t_next and t_next <= args.seconds * 1000:
+            frames.append(state_to_image(grid))
+            if fits:
+                rgba = grid[..., :4].astype(np.float32) / 2 ** spec.STATE_FRAC_BITS
+                losses.append((t_next, float(((rgba - rule.target) ** 2).mean())))
+            t_next += args.every_ms
+        parts = line.split()
+        if len(parts) == 5 and parts[0] == "S":
+            grid[y, x] = np.frombuffer(bytes.fromhex(parts[2]), np.int8)
+            bad = max(bad, int(parts[4], 16))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_gif(frames, out)
+    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).astype(int)
+    strip([frames[i] for i in picks], [f"{i * args.every_ms / 1000:.1f} s" for i in picks]).save(out.with_suffix(".png"))
+    print(f"{width}x{height} emulated boards, {args.seconds} s, seed at {seed_at}: {out}, {out.with_suffix('.png')}")
+    for t, loss in losses[:: max(1, len(losses) // 12)] + losses[-1:]:
+        print(f"  {t / 1000:6.1f} s  loss vs target {loss:.2e}")
+    print(f"  most bad frames on one board: {bad}")
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m avrsim", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -45,9 +80,16 @@ def main(argv=None):
     r.add_argument("elf", nargs="?", default=".pio/build/nano/program.elf")
     r.add_argument("--seconds", type=float, default=2.0, help="emulated time")
     r.add_argument("--input", default="P", help="bytes sent on its USB serial after 1 ms (P = plant seed)")
+    g = sub.add_parser("grid", help="the firmware on an emulated grid of boards, seeded in the centre")
+    g.add_argument("elf", nargs="?", default=".pio/build/nano/program.elf")
+    g.add_argument("--model", default=str(modelfile.DEFAULT_MODEL), help="for the grid size and the target")
+    g.add_argument("--size", help="WIDTHxHEIGHT (default: the model's grid)")
+    g.add_argument("--seconds", type=float, default=10.0, help="emulated time")
+    g.add_argument("--every-ms", type=int, default=250, help="time between frames")
+    g.add_argument("--out", default="build/avrsim-grid/grid.gif")
     args = ap.parse_args(argv)
     try:
-        return {"cycles": cmd_cycles, "run": cmd_run}[args.cmd](args)
+        return {"cycles": cmd_cycles, "run": cmd_run, "grid": cmd_grid}[args.cmd](args)
     except (build.ToolError, modelfile.ModelFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -127,3 +127,12 @@ def test_emulated_3x3_grid_links_carry_frames_and_life_spreads(built):
         assert good >= 4 * links, (x, y, good)   # frames from every wired side, several times
         alpha = np.frombuffer(state, np.int8)[3]
         assert alpha > 6, (x, y, alpha)          # alive: life reached every board from the centre
+
+
+def test_avrsim_grid_cli_pictures(built, tmp_path):
+    project, _ = built
+    out = tmp_path / "g.gif"
+    r = subprocess.run([sys.executable, "-m", "avrsim", "grid", str(project / ".pio/build/nano/program.elf"),
+                        "--size", "3x2", "--seconds", "1", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert out.is_file() and out.with_suffix(".png").is_file() and "most bad frames on one board: 0" in r.stdout
