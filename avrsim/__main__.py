@@ -44,7 +44,7 @@ def cmd_grid(args) -> int:
     if args.size:
         width, height = (int(v) for v in args.size.lower().split("x"))
     seed_at = (width // 2, height // 2)
-    lines = build.run_grid(Path(args.elf), width, height, args.seconds, [(1, *seed_at, "P")])
+    lines = build.run_grid(Path(args.elf), width, height, args.seconds, [(1, f"{seed_at[0]} {seed_at[1]} P")])
     grid = np.zeros((height, width, spec.CHANNELS), np.int8)
     frames, losses, t_next, bad = [], [], 0, 0
     fits = rule.target.shape[:2] == (height, width)

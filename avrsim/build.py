@@ -73,9 +73,10 @@ def harness() -> Path:
 
 
 def run_grid(elf: Path, width: int, height: int, seconds: float, script=()):
-    """W x H emulated boards running `elf`, wired as the real grid; script: (ms, x, y, text)
-    sent to a board's USB serial. Returns [(ms, x, y, line)] of what the boards printed."""
-    text = "".join(f"{ms} {x} {y} {t}\n" for ms, x, y, t in sorted(script))
+    """W x H emulated boards running `elf`, wired as the real grid. script: (ms, command) with
+    the commands of avrsim/grid.c ("x y text" to a board's USB serial, "kill x y", "reset x y",
+    "flip ppm"). Returns [(ms, x, y, line)] of what the boards printed."""
+    text = "".join(f"{ms} {cmd}\n" for ms, cmd in sorted(script))
     r = subprocess.run([str(_simavr_program(GRID_SRC)), str(elf), str(width), str(height), str(seconds)],
                        input=text.encode(), capture_output=True, timeout=3600)
     if r.returncode != 0:

@@ -5,8 +5,13 @@
  *
  *   grid ELF W H SECONDS < script
  *
- * script lines (sorted by time): "<ms> <x> <y> <text>" sends text to that board's USB serial at
- * that emulated time. Output lines: "<ms> <x> <y> <line>" for each line a board prints.
+ * script lines, sorted by time (ms of emulated time):
+ *   "<ms> <x> <y> <text>"   send text to that board's USB serial (P plants the seed, Z clears)
+ *   "<ms> kill <x> <y>"     the board stops for good (unpowered: its links go idle)
+ *   "<ms> reset <x> <y>"    the board resets and starts its firmware again
+ *   "<ms> flip <ppm>"       from now on each level change on a link wire is inverted with this
+ *                           probability (parts per million), until the wire's next change
+ * Output lines: "<ms> <x> <y> <line>" for each line a board prints.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -35,9 +40,41 @@ struct board {
     avr_t *avr;
     int x, y;
     double rate;
+    int dead;
     char line[128];
     int len;
 };
+
+/* one wire: a board's TX pin to its neighbour's RX pin, through which faults are injected */
+struct wire {
+    struct board *from;
+    avr_irq_t *to;
+};
+
+static uint32_t flip_ppm, rng = 0x12345678u;
+static unsigned long flips;
+
+static uint32_t next_random(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+static void on_wire(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+    struct wire *w = param;
+    (void)irq;
+    if (w->from->dead) {
+        return;
+    }
+    if (flip_ppm && next_random() % 1000000u < flip_ppm) {
+        value = !value;
+        flips++;
+    }
+    avr_raise_irq(w->to, value);
+}
 
 static struct board *boards;
 static int width, height;
@@ -72,15 +109,45 @@ static void send_text(struct board *b, const char *text)
     }
 }
 
+static struct board *board_at(int x, int y)
+{
+    return x >= 0 && y >= 0 && x < width && y < height ? &boards[y * width + x] : NULL;
+}
+
+static void run_command(const char *cmd)
+{
+    int x, y, l;
+    unsigned long ppm;
+    char text[200];
+    struct board *b;
+    if (sscanf(cmd, "kill %d %d", &x, &y) == 2 && (b = board_at(x, y))) {
+        b->dead = 1;
+        for (l = 0; l < 4; l++) { /* its neighbours' inputs from it go idle (pull-ups) */
+            struct board *n = board_at(x + DX[l], y + DY[l]);
+            if (n) {
+                avr_raise_irq(avr_io_getirq(n->avr, AVR_IOCTL_IOPORT_GETIRQ('C'), RX_PIN[(l + 2) % 4]), 1);
+            }
+        }
+    } else if (sscanf(cmd, "reset %d %d", &x, &y) == 2 && (b = board_at(x, y))) {
+        avr_reset(b->avr);
+    } else if (sscanf(cmd, "flip %lu", &ppm) == 1) {
+        flip_ppm = (uint32_t)ppm;
+    } else if (sscanf(cmd, "%d %d %199[^\n]", &x, &y, text) == 3 && (b = board_at(x, y))) {
+        send_text(b, text);
+    } else {
+        fprintf(stderr, "grid: bad script line: %s\n", cmd);
+    }
+}
+
 int main(int argc, char **argv)
 {
     elf_firmware_t fw;
+    struct wire *wires;
     double seconds;
     unsigned long long limit;
     int i, l;
     char script[256];
     long next_ms = -1;
-    int sx = 0, sy = 0;
     char stext[200] = "";
 
     out = fdopen(dup(1), "w");
@@ -123,13 +190,16 @@ int main(int argc, char **argv)
             avr_raise_irq(avr_io_getirq(b->avr, AVR_IOCTL_IOPORT_GETIRQ('C'), RX_PIN[l]), 1);
         }
     }
+    wires = calloc((size_t)(4 * width * height), sizeof *wires);
     for (i = 0; i < width * height; i++) { /* TX of each side to the facing RX of the neighbour */
         struct board *b = &boards[i];
         for (l = 0; l < 4; l++) {
             int nx = b->x + DX[l], ny = b->y + DY[l];
             if (nx >= 0 && ny >= 0 && nx < width && ny < height) {
-                avr_connect_irq(avr_io_getirq(b->avr, AVR_IOCTL_IOPORT_GETIRQ('B'), TX_PIN[l]),
-                                avr_io_getirq(boards[ny * width + nx].avr, AVR_IOCTL_IOPORT_GETIRQ('C'), RX_PIN[(l + 2) % 4]));
+                struct wire *w = &wires[4 * i + l];
+                w->from = b;
+                w->to = avr_io_getirq(boards[ny * width + nx].avr, AVR_IOCTL_IOPORT_GETIRQ('C'), RX_PIN[(l + 2) % 4]);
+                avr_irq_register_notify(avr_io_getirq(b->avr, AVR_IOCTL_IOPORT_GETIRQ('B'), TX_PIN[l]), on_wire, w);
             }
         }
     }
@@ -137,7 +207,7 @@ int main(int argc, char **argv)
     for (now_cycles = 0; now_cycles < limit; now_cycles += SLICE) {
         while (1) {
             if (next_ms < 0 && fgets(script, sizeof script, stdin)) {
-                if (sscanf(script, "%ld %d %d %199[^\n]", &next_ms, &sx, &sy, stext) != 4) {
+                if (sscanf(script, "%ld %199[^\n]", &next_ms, stext) != 2) {
                     next_ms = -1;
                     continue;
                 }
@@ -145,14 +215,15 @@ int main(int argc, char **argv)
             if (next_ms < 0 || (unsigned long long)next_ms * (F_CPU / 1000) > now_cycles) {
                 break;
             }
-            if (sx >= 0 && sy >= 0 && sx < width && sy < height) {
-                send_text(&boards[sy * width + sx], stext);
-            }
+            run_command(stext);
             next_ms = -1;
         }
         for (i = 0; i < width * height; i++) {
             struct board *b = &boards[i];
             avr_cycle_count_t target = (avr_cycle_count_t)((double)(now_cycles + SLICE) * b->rate);
+            if (b->dead) {
+                continue;
+            }
             while (b->avr->cycle < target) {
                 int state = avr_run(b->avr);
                 if (state == cpu_Done || state == cpu_Crashed) {
@@ -162,6 +233,7 @@ int main(int argc, char **argv)
             }
         }
     }
+    fprintf(stderr, "grid: %lu link level changes inverted\n", flips);
     fflush(out);
     return 0;
 }

@@ -114,7 +114,7 @@ def test_emulated_3x3_grid_links_carry_frames_and_life_spreads(built):
     ways with no errors, diagonals included, and the seed planted in the centre spreads."""
     from avrsim.build import run_grid
     project, _ = built
-    lines = run_grid(project / ".pio" / "build" / "nano" / "program.elf", 3, 3, 2.0, [(1, 1, 1, "P")])
+    lines = run_grid(project / ".pio" / "build" / "nano" / "program.elf", 3, 3, 2.0, [(1, "1 1 P")])
     last = {}
     for ms, x, y, line in lines:
         if line.startswith("S "):
@@ -136,3 +136,25 @@ def test_avrsim_grid_cli_pictures(built, tmp_path):
                         "--size", "3x2", "--seconds", "1", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert out.is_file() and out.with_suffix(".png").is_file() and "most bad frames on one board: 0" in r.stdout
+
+
+def test_emulated_grid_faults(built):
+    """Link corruption is caught by the CRC and counted; a killed board falls silent while the
+    others go on; a reset board boots again and rejoins its living neighbours."""
+    from avrsim.build import run_grid
+    project, _ = built
+    script = [(1, "1 1 P"), (1, "flip 3000"), (1500, "flip 0"), (1500, "kill 2 1"), (2000, "reset 0 0")]
+    lines = run_grid(project / ".pio" / "build" / "nano" / "program.elf", 3, 3, 4.0, script)
+    by_board = {}
+    for ms, x, y, line in lines:
+        by_board.setdefault((x, y), []).append((ms, line))
+    bad = {k: int(v[-1][1].split()[4], 16) for k, v in by_board.items() if v[-1][1].startswith("S ")}
+    assert sum(bad.values()) > 0                                     # corrupted frames were dropped
+    assert all(ms <= 1500 + 1 for ms, _ in by_board[(2, 1)])        # killed: silent from then on
+    hellos = [ms for ms, line in by_board[(0, 0)] if line.startswith("H ")]
+    assert len(hellos) == 2 and hellos[1] >= 2000                    # reset: booted again
+    last = by_board[(0, 0)][-1][1].split()
+    assert last[0] == "S" and int(last[3], 16) > 0                   # hears its neighbours again
+    assert np.frombuffer(bytes.fromhex(last[2]), np.int8)[3] > 6     # and came alive again
+    for k in [(1, 1), (1, 2), (0, 1)]:
+        assert by_board[k][-1][0] > 3500                             # the others went on
