@@ -23,10 +23,9 @@ def erase_left_half(s: torch.Tensor) -> torch.Tensor:
     return s
 
 
-def run_int(r, s, seeds, start, stop, threshold, frames=None, every=None):
+def run_int(r, s, seeds, start, stop, threshold):
+    """Steps start..stop-1 of the shared schedule."""
     for t in range(start, stop):
-        if frames is not None and (t - start) % every == 0:
-            frames.append(s[0].cpu())
         s = intmodel.step(r, s, seeds, t, threshold)
     return s
 
