@@ -1,24 +1,21 @@
 """Build AVR images with exactly the firmware's compiler flags (from platformio.ini), and the
 simavr harness; run them."""
 import configparser
-import hashlib
 import json
-import os
 import shlex
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from codegen.build import REPO, render
+from hostsim.clib import cached
 from trainer import spec
 
 HARNESS_SRC = Path(__file__).resolve().parent / "harness.c"
 GRID_SRC = Path(__file__).resolve().parent / "grid.c"
 CACHE = REPO / "build" / "avrsim"
-CASE_IN = (1 + 8) * spec.CHANNELS
 
 
 class ToolError(RuntimeError):
@@ -42,18 +39,6 @@ def firmware_flags(env: str = "nano") -> list:
     return [f"-mmcu={board['build']['mcu']}", f"-DF_CPU={board['build']['f_cpu']}", *flags]
 
 
-def _cached(key_parts, name, build):
-    key = hashlib.sha256(repr(key_parts).encode()).hexdigest()[:16]
-    out = CACHE / key / name
-    if not out.is_file():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=name, suffix=".tmp")
-        os.close(fd)
-        build(out.parent, tmp)
-        os.replace(tmp, out)
-    return out
-
-
 def _run(cmd, cwd):
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -64,7 +49,7 @@ def _simavr_program(src: Path) -> Path:
     need("cc", "gcc")
     if not Path("/usr/include/simavr/sim_avr.h").is_file():
         raise ToolError("simavr headers not found: install Debian's libsimavr-dev and libelf-dev")
-    return _cached((src.name, src.read_text()), src.stem, lambda d, out: _run(
+    return cached(CACHE, (src.name, src.read_text()), src.stem, lambda d, out: _run(
         ["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out, str(src), "-lsimavr", "-lelf"], d))
 
 
@@ -112,7 +97,7 @@ def rule_image(rule, kernel: str = "reference") -> Path:
             (d / name).write_text(text)
         _run(["avr-gcc", *flags, "-I.", "-o", out, *sources, "-Wl,--gc-sections"], d)
 
-    return _cached(("rule", kernel, sorted(files.items()), flags), "rule_bench.elf", build)
+    return cached(CACHE, ("rule", kernel, sorted(files.items()), flags), "rule_bench.elf", build)
 
 
 def symbol(elf: Path, name: str) -> int:

@@ -54,20 +54,29 @@ def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
         sources, artefact = ["nca_rule.c", "nca_common.c", "nca_weights.c", *CORE_SOURCES], "libcore.so"
     else:
         raise ValueError(kind)
-    key = hashlib.sha256(repr((sorted(files.items()), cc, flags)).encode()).hexdigest()[:16]
-    folder = CACHE / key
-    out = folder / artefact
-    if out.is_file():
-        return out
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=artefact, suffix=".tmp")
-    os.close(fd)
-    r = subprocess.run([cc, *flags, "-o", tmp, *sources], cwd=folder, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise CompileError(f"compiling the generated C in {folder} failed:\n{r.stderr}")
-    os.replace(tmp, out)
+    def compile_in(folder: Path, tmp: str):
+        for name, text in files.items():
+            (folder / name).write_text(text)
+        r = subprocess.run([cc, *flags, "-o", tmp, *sources], cwd=folder, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise CompileError(f"compiling the generated C in {folder} failed:\n{r.stderr}")
+
+    return cached(CACHE, (sorted(files.items()), cc, flags), artefact, compile_in)
+
+
+def cached(cache: Path, key_parts, name: str, make) -> Path:
+    """cache/<hash of key_parts>/name, made by make(folder, temp path) only if missing; the
+    artefact appears atomically (temp file + rename), so a crash never leaves half of one."""
+    out = cache / hashlib.sha256(repr(key_parts).encode()).hexdigest()[:16] / name
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=name, suffix=".tmp")
+        os.close(fd)
+        try:
+            make(out.parent, tmp)
+            os.replace(tmp, out)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     return out
 
 

@@ -5,7 +5,6 @@ import sys
 
 import pytest
 
-from trainer import modelfile
 from trainer.evaluate import BARS, evaluate
 
 FLASH_WEIGHT_BUDGET = 8 * 1024  # bytes of weights+biases that leave room for the firmware in 10 KB

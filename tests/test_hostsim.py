@@ -12,7 +12,7 @@ from conftest import extreme_rule, random_rule
 from hostsim import clib, grids
 from hostsim.__main__ import main as hostsim_main
 from reference import ScalarRule
-from trainer import intmodel, modelfile, spec
+from trainer import intmodel, spec
 
 RULES = {"random": lambda: random_rule(1), "random-large": lambda: random_rule(2, scale=4.0),
          "extreme": lambda: extreme_rule(3), "extreme-wide": lambda: extreme_rule(4, hidden=200)}

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hostsim import clib
-from trainer import spec
 
 N, E, S, W = range(4)                                   # links (cell.h)
 NW, NN, NE, WW, EE, SW, SS, SE = range(8)               # neighbour slots (nca_rule.h)

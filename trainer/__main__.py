@@ -2,7 +2,6 @@
 import argparse
 import dataclasses
 import json
-import shutil
 import sys
 
 from trainer import modelfile
