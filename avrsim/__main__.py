@@ -1,4 +1,4 @@
-"""python -m avrsim {cycles, run}: the rule and the firmware on an emulated ATmega328P."""
+"""python -m avrsim: the rule and the firmware on emulated ATmega328Ps, one board or a grid."""
 import argparse
 import sys
 from pathlib import Path
@@ -40,11 +40,9 @@ def cmd_grid(args) -> int:
     """The firmware on an emulated grid of boards; pictures from the boards' report lines."""
     from trainer.pictures import save_gif, state_to_image, strip
     rule = modelfile.load(args.model)
-    height, width = rule.target.shape[:2]
-    if args.size:
-        width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = grid_size(args, rule)
     seed_at = (width // 2, height // 2)
-    lines = build.run_grid(Path(args.elf), width, height, args.seconds, [(1, f"{seed_at[0]} {seed_at[1]} P")])
+    lines, run = build.run_grid(Path(args.elf), width, height, args.seconds, [(1, f"{seed_at[0]} {seed_at[1]} P")])
     grid = np.zeros((height, width, spec.CHANNELS), np.int8)
     frames, losses, t_next, bad = [], [], 0, 0
     fits = rule.target.shape[:2] == (height, width)
@@ -56,7 +54,7 @@ def cmd_grid(args) -> int:
                 losses.append((t_next, float(((rgba - rule.target) ** 2).mean())))
             t_next += args.every_ms
         parts = line.split()
-        if len(parts) == 5 and parts[0] == "S":
+        if len(parts) == 8 and parts[0] == "S":
             grid[y, x] = np.frombuffer(bytes.fromhex(parts[2]), np.int8)
             bad = max(bad, int(parts[4], 16))
     out = Path(args.out)
@@ -68,6 +66,64 @@ def cmd_grid(args) -> int:
     for t, loss in losses[:: max(1, len(losses) // 12)] + losses[-1:]:
         print(f"  {t / 1000:6.1f} s  loss vs target {loss:.2e}")
     print(f"  most bad frames on one board: {bad}")
+    print(f"  {run['emulated_s']:.1f} s emulated in {run['wall_s']:.1f} s on {run['threads']:.0f} threads: "
+          f"{run['emulated_s'] / run['wall_s']:.3f}x real time")
+    return 0
+
+
+def grid_size(args, rule):
+    if args.size:
+        try:
+            width, height = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            raise build.ToolError(f"--size wants WIDTHxHEIGHT, e.g. 24x24, got {args.size!r}")
+        return width, height
+    return rule.target.shape[1], rule.target.shape[0]
+
+
+def cmd_serve(args) -> int:
+    from avrsim import serve
+    width, height = grid_size(args, modelfile.load(args.model))
+    return serve.serve(Path(args.elf), width, height, args.port, tuple(args.gateway), args.threads)
+
+
+def cmd_upload(args) -> int:
+    from avrsim import serve
+    return serve.upload(Path(args.elf), args.port, args.size)
+
+
+def cmd_stop(args) -> int:
+    from avrsim import serve
+    return serve.stop(args.port)
+
+
+def cmd_trace(args) -> int:
+    """A debug build (-DCELL_TRACE) grows on the emulated grid; every rule update the boards made
+    is replayed through the PyTorch integer model."""
+    import tempfile
+    from avrsim.cases import int_model
+    rule = modelfile.load(args.model)
+    width, height = grid_size(args, rule)
+    with tempfile.TemporaryDirectory() as d:
+        trace = Path(d) / "updates.bin"
+        _, run = build.run_grid(Path(args.elf), width, height, args.seconds,
+                       [(1, "0 0 G 0 0"), (1500, f"0 0 P {width // 2} {height // 2}")], trace=trace)
+        records = build.read_trace(trace)
+    if len(records) == 0:
+        print("no updates were traced: is this a -DCELL_TRACE build (pio run -e emugrid_debug)?")
+        return 1
+    want = int_model(rule, np.ascontiguousarray(records["inputs"][:, 0]), np.ascontiguousarray(records["inputs"][:, 1:]))
+    same = (want == records["output"]).all(axis=1)
+    boards = len(set(zip(records["x"].tolist(), records["y"].tolist())))
+    alive = int((records["output"][:, spec.ALPHA] > spec.ALIVE_THRESHOLD).sum())
+    print(f"{len(records)} rule updates by {boards} emulated boards in {args.seconds} s ({alive} left the cell alive): "
+          f"{int(same.sum())} identical to the PyTorch integer model")
+    if not same.all():
+        i = int(np.argmin(same))
+        r = records[i]
+        print(f"first difference: board ({r['x']}, {r['y']}) at {r['ms']} ms: board {r['output'].tolist()}, "
+              f"model {want[i].tolist()}")
+        return 1
     return 0
 
 
@@ -87,9 +143,29 @@ def main(argv=None):
     g.add_argument("--seconds", type=float, default=10.0, help="emulated time")
     g.add_argument("--every-ms", type=int, default=250, help="time between frames")
     g.add_argument("--out", default="build/avrsim-grid/grid.gif")
+    sv = sub.add_parser("serve", help="run the emulated grid, serving the gateway's USB serial on a TCP port")
+    sv.add_argument("--elf", default="build/emugrid/firmware.elf", help="image (pio run -e emugrid -t upload puts it here)")
+    sv.add_argument("--model", default=str(modelfile.DEFAULT_MODEL), help="for the grid size")
+    sv.add_argument("--size", help="WIDTHxHEIGHT (default: the model's grid)")
+    sv.add_argument("--port", type=int, default=4000)
+    sv.add_argument("--gateway", type=int, nargs=2, default=[0, 0], metavar=("X", "Y"),
+                    help="the board whose USB serial is served")
+    sv.add_argument("--threads", type=int, default=0, help="default: one per core (100 boards each at least)")
+    u = sub.add_parser("upload", help="flash the emulated grid (pio run -e emugrid -t upload runs this)")
+    u.add_argument("elf")
+    u.add_argument("--port", type=int, default=4000)
+    u.add_argument("--size", help="WIDTHxHEIGHT, if this starts the grid")
+    st = sub.add_parser("stop", help="stop the emulated grid")
+    st.add_argument("--port", type=int, default=4000)
+    t = sub.add_parser("trace", help="replay every rule update of a debug build's grid run through PyTorch")
+    t.add_argument("elf", nargs="?", default=".pio/build/emugrid_debug/program.elf")
+    t.add_argument("--model", default=str(modelfile.DEFAULT_MODEL))
+    t.add_argument("--size", help="WIDTHxHEIGHT (default: the model's grid)")
+    t.add_argument("--seconds", type=float, default=3.0, help="emulated time")
     args = ap.parse_args(argv)
     try:
-        return {"cycles": cmd_cycles, "run": cmd_run, "grid": cmd_grid}[args.cmd](args)
+        return {"cycles": cmd_cycles, "run": cmd_run, "grid": cmd_grid, "serve": cmd_serve, "upload": cmd_upload,
+                "stop": cmd_stop, "trace": cmd_trace}[args.cmd](args)
     except (build.ToolError, modelfile.ModelFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 simavr harness; run them."""
 import configparser
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -50,27 +51,46 @@ def _simavr_program(src: Path) -> Path:
     if not Path("/usr/include/simavr/sim_avr.h").is_file():
         raise ToolError("simavr headers not found: install Debian's libsimavr-dev and libelf-dev")
     return cached(CACHE, (src.name, src.read_text()), src.stem, lambda d, out: _run(
-        ["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out, str(src), "-lsimavr", "-lelf"], d))
+        ["cc", "-std=c99", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-o", out, str(src), "-lsimavr", "-lelf"], d))
 
 
 def harness() -> Path:
     return _simavr_program(HARNESS_SRC)
 
 
-def run_grid(elf: Path, width: int, height: int, seconds: float, script=()):
+def grid_program() -> Path:
+    return _simavr_program(GRID_SRC)
+
+
+def run_grid(elf: Path, width: int, height: int, seconds: float, script=(), threads: int = 0, trace=None):
     """W x H emulated boards running `elf`, wired as the real grid. script: (ms, command) with
     the commands of avrsim/grid.c ("x y text" to a board's USB serial, "kill x y", "reset x y",
-    "flip ppm"). Returns [(ms, x, y, line)] of what the boards printed."""
-    text = "".join(f"{ms} {cmd}\n" for ms, cmd in sorted(script))
-    r = subprocess.run([str(_simavr_program(GRID_SRC)), str(elf), str(width), str(height), str(seconds)],
-                       input=text.encode(), capture_output=True, timeout=3600)
+    "erase x0 y0 x1 y1", "corrupt ppm"). trace: a path for the update records of a -DCELL_TRACE
+    build. Returns [(ms, x, y, line)] of what the boards printed, and the run's figures
+    (emulated_s, wall_s, threads, corrupted, link_bytes, traced)."""
+    text = "".join(f"{ms} {cmd}\n" for ms, cmd in sorted(script, key=lambda s: s[0]))
+    cmd = [str(grid_program()), str(elf), str(width), str(height), str(seconds)]
+    cmd += ["--threads", str(threads)] if threads else []
+    cmd += ["--trace", str(trace)] if trace else []
+    r = subprocess.run(cmd, input=text.encode(), capture_output=True, timeout=7200)
     if r.returncode != 0:
         raise ToolError(f"emulated grid failed: {r.stderr.decode()[-2000:]}")
     lines = []
     for line in r.stdout.decode(errors="replace").splitlines():
         ms, x, y, rest = line.split(" ", 3)
         lines.append((int(ms), int(x), int(y), rest))
-    return lines
+    m = re.search(r"grid: ([\d.]+) s emulated in ([\d.]+) s \((\d+) threads\); (\d+) of (\d+) link bytes "
+                  r"corrupted; (\d+) updates traced", r.stderr.decode())
+    names = ("emulated_s", "wall_s", "threads", "corrupted", "link_bytes", "traced")
+    return lines, {k: float(v) for k, v in zip(names, m.groups())}
+
+
+TRACE_RECORD = np.dtype([("x", "<i2"), ("y", "<i2"), ("ms", "<u4"), ("inputs", "i1", (9, 16)), ("output", "i1", 16)])
+
+
+def read_trace(path: Path) -> np.ndarray:
+    """The update records a traced grid run wrote (grid.c --trace)."""
+    return np.fromfile(path, TRACE_RECORD)
 
 
 AVR_KERNEL = ("nca_rule_avr.c", "nca_kernels.S")
@@ -125,6 +145,8 @@ def run_rule(elf: Path, selves: np.ndarray, nbrs: np.ndarray):
 def run_firmware(elf: Path, cycles: int, uart_input: str = "", awake: bool = False):
     """Run a firmware image; returns (UART output text, peak stack bytes[, fraction of the
     time not asleep])."""
+    if uart_input and not uart_input.endswith("\n"):
+        uart_input += "\n"  # the firmware takes commands a line at a time
     bss_end = symbol(elf, "__bss_end")
     r = subprocess.run([str(harness()), "run", str(elf), str(cycles), str(bss_end), uart_input],
                        capture_output=True, timeout=600)

@@ -1,6 +1,14 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+
+from codegen.build import REPO
 
 from trainer import modelfile, spec
 from trainer.modelfile import CellRule
@@ -45,3 +53,28 @@ def shipped_rule():
 def crules_shipped(shipped_rule):
     from hostsim.clib import CRule
     return CRule(shipped_rule, "shipped")
+
+
+OFFLINE = ["unshare", "-n"] if shutil.which("unshare") and subprocess.run(
+    ["unshare", "-n", "true"], capture_output=True).returncode == 0 else []
+
+
+def pio(project: Path, *args, check=True, offline=True):
+    """pio in a project copy, with no network when the machine allows (offline=False: the
+    emulated grid's upload talks to it on localhost)."""
+    env = dict(os.environ, PLATFORMIO_DISABLE_UPGRADE_CHECK="true", PLATFORMIO_SETTING_ENABLE_TELEMETRY="no")
+    r = subprocess.run([*(OFFLINE if offline else []), sys.executable, "-m", "platformio", *args], cwd=project, env=env,
+                       capture_output=True, text=True, timeout=600)
+    if check:
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory):
+    """A copy of the project without build output, prepared as ./setup.sh prepares it."""
+    dst = tmp_path_factory.mktemp("proj") / "nca"
+    shutil.copytree(REPO, dst, ignore=shutil.ignore_patterns(".git", ".pio", ".pio-core", "build", "generated",
+                                                             "runs", "__pycache__", "*.egg-info", ".hypothesis"))
+    subprocess.run([sys.executable, "pio/offline.py"], cwd=dst, check=True, capture_output=True)
+    return dst

@@ -1,5 +1,6 @@
 """The firmware's portable core on the host: framing, CRC, bad bytes, timeouts, diagonal relays,
-and firing through the generated rule (built with -fsanitize=undefined)."""
+firing through the generated rule, coordinates, routes, reports and host commands (built with
+-fsanitize=undefined)."""
 import ctypes
 
 import numpy as np
@@ -26,7 +27,11 @@ def core(shipped_rule):
     lib.cell_on_frame.argtypes = [ctypes.c_void_p, ctypes.c_uint8, u8p, ctypes.c_int16, ctypes.c_uint16]
     lib.cell_expire.argtypes = [ctypes.c_void_p, ctypes.c_uint16]
     lib.cell_maybe_fire.argtypes = [ctypes.c_void_p, ctypes.c_uint16]
-    lib.cell_should_send.argtypes = [ctypes.c_void_p, ctypes.c_uint16]
+    lib.cell_take_report.argtypes = [ctypes.c_void_p, u8p]
+    lib.report_command.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint8]
+    lib.report_grid.argtypes = [u8p, ctypes.c_char_p]
+    lib.report_state.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.shim_cell_where.argtypes = [ctypes.c_void_p, u8p]
     lib.cell_build_frame.argtypes = [ctypes.c_void_p, u8p, ctypes.c_uint16]
     lib.cell_build_frame.restype = ctypes.c_uint8
     lib.shim_cell_size.restype = lib.shim_rx_size.restype = ctypes.c_size_t
@@ -56,6 +61,14 @@ class Cell:
     def set_state(self, state):
         self.core.shim_cell_set_state(self.mem, np.ascontiguousarray(state, np.int8).ctypes.data)
 
+    def where(self):
+        out = buf(size=4)
+        self.core.shim_cell_where(self.mem, out)
+        return dict(zip(["x", "y", "hops", "queued"], list(out)))
+
+    def command(self, line: str) -> int:
+        return self.core.report_command(self.mem, line.encode(), len(line))
+
     def frame(self, now=0) -> bytes:
         out = buf(size=64)
         n = self.core.cell_build_frame(self.mem, out, now)
@@ -81,8 +94,11 @@ def encode(core, raw: bytes) -> bytes:
     return bytes(out[:n])
 
 
-def raw_frame(core, states, flags=3, version=1, ftype=1) -> bytes:
+def raw_frame(core, states, flags=3, version=2, ftype=1, where=(255, 255, 255)) -> bytes:
+    """A state frame (three states and where the sender is), or another type's payload bytes."""
     body = bytes([version, ftype, flags]) + b"".join(np.asarray(s, np.int8).tobytes() for s in states)
+    if ftype == 1 and len(states) == 3:
+        body += bytes(where)
     crc = core.link_crc16(buf(body), len(body))
     return body + bytes([crc >> 8, crc & 0xFF])
 
@@ -105,7 +121,7 @@ def test_cobs_round_trip(core, data):
 def test_valid_frame_and_idle_delimiters(core):
     c = Cell(core)
     wire = encode(core, raw_frame(core, [np.arange(16), np.ones(16), -np.ones(16)]))
-    assert c.receive(E, b"\x00\x00" + wire) == [3 + 48]
+    assert c.receive(E, b"\x00\x00" + wire) == [3 + 48 + 3]
     assert c.get()[2]["good"] == 1 and c.get()[2]["bad"] == 0
 
 
@@ -119,7 +135,7 @@ def test_bad_frames_are_dropped_counted_and_the_next_one_is_taken(core, damage):
     elif damage == "truncate":
         wire = encode(core, raw)[:20] + b"\x00"
     elif damage == "version":
-        wire = encode(core, raw_frame(core, [np.full(16, 5)] * 3, version=2))
+        wire = encode(core, raw_frame(core, [np.full(16, 5)] * 3, version=1))   # the old protocol
     elif damage == "type":
         wire = encode(core, raw_frame(core, [np.full(16, 5)] * 3, ftype=7))
     elif damage == "short":
@@ -162,12 +178,11 @@ def test_silent_neighbours_time_out_to_zeros_and_rejoin(core):
 
 def test_heartbeat_and_frame_contents(core):
     c = Cell(core, now=0)
-    assert core.cell_should_send(c.mem, 0)
     state = np.arange(-8, 8)
     c.set_state(state)
     c.receive(N, encode(core, raw_frame(core, [np.full(16, 4)] * 3)))
     wire = c.frame(now=10)
-    assert not core.cell_should_send(c.mem, 10 + HEARTBEAT_MS - 1) and core.cell_should_send(c.mem, 10 + HEARTBEAT_MS)
+    assert wire and c.frame(now=10 + HEARTBEAT_MS - 1) == b"" and c.frame(now=10 + HEARTBEAT_MS)
     other = Cell(core)
     other.receive(W, wire)   # what we sent east arrives on the neighbour's west link
     _, nbr, _ = other.get()
@@ -201,12 +216,12 @@ def test_nine_cells_exchange_and_every_centre_sees_its_true_neighbourhood(core):
         for x in range(3):
             cells[y][x].set_state(states[y, x])
     for rnd in range(2):
-        wires = [[cells[y][x].frame(now=rnd) for x in range(3)] for y in range(3)]
+        wires = [[cells[y][x].frame(now=rnd * HEARTBEAT_MS) for x in range(3)] for y in range(3)]
         for y in range(3):
             for x in range(3):
                 for link, (dx, dy) in ((N, (0, -1)), (E, (1, 0)), (S, (0, 1)), (W, (-1, 0))):
                     if 0 <= x + dx < 3 and 0 <= y + dy < 3:
-                        cells[y][x].receive(link, wires[y + dy][x + dx], now=rnd)
+                        cells[y][x].receive(link, wires[y + dy][x + dx], now=rnd * HEARTBEAT_MS)
     offsets = [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)]
     for y in range(3):
         for x in range(3):
@@ -215,3 +230,115 @@ def test_nine_cells_exchange_and_every_centre_sees_its_true_neighbourhood(core):
                 inside = 0 <= x + dx < 3 and 0 <= y + dy < 3
                 want = states[y + dy, x + dx] if inside else np.zeros(16, np.int8)
                 assert np.array_equal(nbr[k], want), (x, y, k)
+
+
+SIDES = ((N, 0, -1), (E, 1, 0), (S, 0, 1), (W, -1, 0))
+
+
+class Patch:
+    """W x H cells wired as boards are, exchanging whatever frames they build every 10 ms."""
+
+    def __init__(self, core, width, height):
+        self.core, self.width, self.height, self.now = core, width, height, 0
+        self.cells = {(x, y): Cell(core, seed=1 + y * width + x) for y in range(height) for x in range(width)}
+        self.dead = set()
+        self.at_host = []
+
+    def run(self, ms, gateway=None):
+        for _ in range(ms // 10):
+            self.now += 10
+            wires = {}
+            for pos, c in self.cells.items():
+                if pos not in self.dead:
+                    self.core.cell_expire(c.mem, self.now)
+                    wires[pos] = c.frame(self.now)
+            for (x, y), wire in wires.items():
+                for link, dx, dy in SIDES:   # what (x, y) sends on `link` arrives on the facing side
+                    to = (x + dx, y + dy)
+                    if to in self.cells and to not in self.dead and wire:
+                        self.cells[to].receive((link + 2) % 4, wire, self.now)
+            if gateway:
+                out = buf(size=6)
+                while self.core.cell_take_report(self.cells[gateway].mem, out):
+                    self.at_host.append(bytes(out))
+
+
+def test_boards_learn_coordinates_and_routes_from_the_gateway(core):
+    p = Patch(core, 5, 4)
+    assert all(c.where()["x"] == 255 for c in p.cells.values())    # nobody knows before a gateway
+    assert p.cells[(2, 1)].command("G 2 1")
+    p.run(1500, gateway=(2, 1))
+    for (x, y), c in p.cells.items():
+        assert c.where() | {"queued": 0} == {"x": x, "y": y, "hops": abs(x - 2) + abs(y - 1), "queued": 0}
+    p.dead.add((1, 1))                        # a dead board: routes go round it after the timeout
+    p.run(TIMEOUT_MS + 500, gateway=(2, 1))
+    assert p.cells[(0, 1)].where()["hops"] == 4 and p.cells[(0, 1)].where()["x"] == 0
+
+
+def test_reports_reach_the_gateway_with_coordinates_and_rgba(core):
+    p = Patch(core, 4, 3)
+    rgba = {pos: np.array([pos[0] * 10, pos[1] * 10, 7, 64] + [0] * 12, np.int8) for pos in p.cells}
+    for pos, c in p.cells.items():
+        c.set_state(rgba[pos])
+    p.cells[(0, 0)].command("G 0 0")
+    p.run(5000, gateway=(0, 0))
+    got = {(r[0], r[1]): np.frombuffer(r[2:], np.int8) for r in p.at_host}
+    assert set(got) == set(p.cells)
+    for pos, value in got.items():
+        assert np.array_equal(value, rgba[pos][:4]), pos
+    line = ctypes.create_string_buffer(80)
+    n = core.report_grid(buf(p.at_host[0]), line)
+    assert line.raw[:n] == b"R " + p.at_host[0].hex().encode() + b"\n"
+
+
+def test_reports_are_taken_only_by_the_addressed_neighbour(core):
+    report = bytes([3, 4, 1, 2, 3, 64])
+    for flags, queued in ((W, 0), (E, 1)):    # arrives on our west side: the sender sent it east
+        c = Cell(core)
+        c.receive(W, encode(core, _with_crc(core, bytes([2, 2, flags]) + report)))
+        assert c.where()["queued"] == queued and c.get()[2]["good"] == 1
+
+
+def _with_crc(core, body: bytes) -> bytes:
+    crc = core.link_crc16(buf(body), len(body))
+    return body + bytes([crc >> 8, crc & 0xFF])
+
+
+def test_host_commands_flood_the_grid_and_act_on_their_rectangle_once(core):
+    p = Patch(core, 5, 4)
+    for c in p.cells.values():
+        c.set_state(np.full(16, 20, np.int8))
+    p.cells[(0, 0)].command("G 0 0")
+    p.run(1000)
+    assert p.cells[(0, 0)].command("Z 1 1 3 2")
+    p.run(500)
+    seed = np.array([0, 0, 0] + [64] * 13, np.int8)
+    for (x, y), c in p.cells.items():
+        inside = 1 <= x <= 3 and 1 <= y <= 2
+        assert np.array_equal(c.get()[0], np.zeros(16) if inside else np.full(16, 20)), (x, y)
+    p.cells[(2, 1)].set_state(np.full(16, 5, np.int8))
+    p.run(1000)                                    # the command does not come round again
+    assert (p.cells[(2, 1)].get()[0] == 5).all()
+    assert p.cells[(0, 0)].command("P 4 3")
+    p.run(500)
+    assert np.array_equal(p.cells[(4, 3)].get()[0], seed) and (p.cells[(2, 1)].get()[0] == 5).all()
+
+
+@pytest.mark.parametrize("line", ["", "G", "G 1", "P 1", "P 1 2 3", "P 1 2 3 4 5", "X 1 2", "P 300 1",
+                                  "P a b", "Z 1,2", "P 1  2x"])
+def test_malformed_host_commands_are_refused(core, line):
+    c = Cell(core)
+    c.set_state(np.full(16, 3, np.int8))
+    assert c.command(line) == 0
+    assert (c.get()[0] == 3).all() and c.where()["hops"] == 255
+
+
+def test_lone_board_commands_and_state_line(core):
+    c = Cell(core)
+    assert c.command("P")
+    assert np.array_equal(c.get()[0], np.array([0, 0, 0] + [64] * 13, np.int8))
+    line = ctypes.create_string_buffer(80)
+    n = core.report_state(c.mem, line)
+    assert line.raw[:n] == b"S 0000 " + c.get()[0].tobytes().hex().encode() + b" 0000 0000 ff ff ff\n"
+    assert c.command("Z") and not c.get()[0].any()
+    assert c.command("G 7 9") and c.where()["x"] == 7 and c.where()["y"] == 9 and c.where()["hops"] == 0

@@ -7,7 +7,7 @@ class TrainConfig:
     target: str = "🦎"          # an emoji (or U+XXXX) or a path to an RGBA image
     pattern_size: int = 16      # the picture is fitted into pattern_size^2 cells...
     grid_size: int = 24         # ...centred on a grid_size^2 grid of boards
-    hidden: int = 80            # hidden units: 48*80 + 80*16 = 5,120 int8 weights (fits 10 KB flash)
+    hidden: int = 64            # hidden units: 48*64 + 64*16 = 4,096 int8 weights (10 KB flash with the gateway code)
     batch: int = 8
     pool_size: int = 1024
     rollout_min: int = 32       # steps per rollout, uniform in [min, max)

@@ -105,7 +105,7 @@ static void uart_init(void)
     UBRR0H = (uint8_t)(ubrr >> 8);
     UBRR0L = (uint8_t)ubrr;
     UCSR0A = (1 << U2X0);
-    UCSR0B = (1 << RXEN0) | (1 << TXEN0);
+    UCSR0B = (1 << RXCIE0) | (1 << RXEN0) | (1 << TXEN0);
     UCSR0C = (1 << UCSZ01) | (1 << UCSZ00);
 }
 
@@ -119,9 +119,25 @@ static void uart_write(const char *s, uint8_t n)
     }
 }
 
-static int16_t uart_read(void)
+/* Host commands arrive a line at a time; the main loop takes a line when it is complete. */
+static char command[REPORT_COMMAND_MAX];
+static volatile uint8_t command_len, command_ready;
+
+ISR(USART_RX_vect)
 {
-    return (UCSR0A & (1 << RXC0)) ? UDR0 : -1;
+    uint8_t b = UDR0, n = command_len;
+    if (command_ready) {
+        return; /* the host sends one command at a time */
+    }
+    if (b == '\n' || b == '\r') {
+        command_ready = n != 0;
+        soft_wake = 1;
+    } else {
+        if (n < REPORT_COMMAND_MAX) {
+            command[n] = (char)b;
+        }
+        command_len = n < REPORT_COMMAND_MAX ? n + 1 : REPORT_COMMAND_MAX + 1; /* +1: too long */
+    }
 }
 
 /* ---- seed for the random waits: a boot counter in EEPROM mixed with ADC noise ----------- */
@@ -147,11 +163,18 @@ static uint16_t random_seed(void)
 static struct cell cell;
 static struct link_rx link_rx[LINK_COUNT];
 
+static void report(char *line)
+{
+    led_show(cell.state);
+    uart_write(line, report_state(&cell, line));
+}
+
 int main(void)
 {
     char line[REPORT_LINE_MAX];
-    uint8_t l;
-    int16_t b;
+    uint8_t l, tx_len;
+    uint16_t expired = 0;
+    uint8_t grid_report[CELL_REPORT_BYTES];
 
     LINK_RX_DDR &= (uint8_t)~LINK_RX_MASK;
     LINK_RX_PORT |= LINK_RX_MASK;          /* pull-ups: an unplugged link idles high */
@@ -178,28 +201,36 @@ int main(void)
                 int16_t n = link_rx_byte(&link_rx[l], r->ring[t]);
                 r->tail = (uint8_t)((t + 1) & (LINK_RX_RING - 1));
                 if (n > 0) {
-                    cell_on_frame(&cell, l, link_rx[l].buf, n, now);
+                    if (cell_on_frame(&cell, l, link_rx[l].buf, n, now)) {
+                        report(line); /* a host command reached us */
+                    }
                 } else if (n < 0) {
                     cell_on_bad_frame(&cell);
                 }
             }
         }
+        if ((uint16_t)(now - expired) >= 16) { /* timeouts, routes, reports: coarse is fine */
+            cell_expire(&cell, now);
+            expired = now;
+        }
         if (cell_maybe_fire(&cell, now)) {
-            led_show(cell.state);
-            uart_write(line, report_state(&cell, line));
+            report(line);
         }
-        if (tx_idle() && cell_should_send(&cell, now)) {
-            tx_start(cell_build_frame(&cell, soft_tx_frame, now));
+        if (tx_idle() && (tx_len = cell_build_frame(&cell, soft_tx_frame, now)) != 0) {
+            tx_start(tx_len);
         }
-        b = uart_read();
-        if (b == 'P' || b == 'Z') {
-            if (b == 'P') {
-                cell_plant_seed(&cell);
-            } else {
-                cell_clear(&cell);
+        while (cell_take_report(&cell, grid_report)) { /* the gateway passes the grid to the host */
+            uart_write(line, report_grid(grid_report, line));
+        }
+        if (command_ready) {
+            if (command_len == 1 && command[0] == 'H') { /* a monitor attaching asks who we are */
+                uart_write(line, report_hello(line));
+            } else if (command_len > REPORT_COMMAND_MAX || !report_command(&cell, command, command_len)) {
+                uart_write(line, report_bad_command(line));
             }
-            led_show(cell.state);
-            uart_write(line, report_state(&cell, line));
+            report(line);
+            command_len = 0;
+            command_ready = 0;
         }
         /* idle until a byte arrived or a millisecond passed; link ticks alone do not wake us */
         while (!soft_wake) {

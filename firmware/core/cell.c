@@ -11,6 +11,18 @@ static const uint8_t SLOT_OF[LINK_COUNT][3] = {
     [LINK_W] = {NCA_W, NCA_NW, NCA_SW},
 };
 
+/* Where each link's neighbour sits, as offsets to add to our coordinates. */
+static const int8_t DX[LINK_COUNT] = {0, 1, 0, -1};
+static const int8_t DY[LINK_COUNT] = {-1, 0, 1, 0};
+
+#ifdef CELL_TRACE /* debug builds for the emulated grid: it snapshots each update at these marks */
+#include <avr/io.h>
+#define TRACE(c, mark) (GPIOR1 = (uint8_t)(uintptr_t)(c)->state, GPIOR2 = (uint8_t)((uintptr_t)(c)->state >> 8), \
+                        GPIOR0 = (mark))
+#else
+#define TRACE(c, mark) ((void)0)
+#endif
+
 static uint16_t xorshift16(uint16_t *s)
 {
     uint16_t x = *s;
@@ -39,27 +51,94 @@ void cell_init(struct cell *c, uint16_t rng_seed, uint16_t now)
     if (c->rng == 0) {
         c->rng = 0xACE1u; /* xorshift's one forbidden state */
     }
+    c->x = c->y = c->hops = CELL_UNKNOWN;
+    memset(c->where, CELL_UNKNOWN, sizeof c->where);
     c->last_sent = (uint16_t)(now - CELL_HEARTBEAT_MS);
+    c->next_report = now;
+    /* a random first sequence number: a gateway that restarts is not ignored as a repeat */
+    c->command[0] = (uint8_t)xorshift16(&c->rng);
+    c->command[1] = (uint8_t)xorshift16(&c->rng);
+    c->tie = (uint8_t)xorshift16(&c->rng);
     schedule_next(c, now);
 }
 
-void cell_on_frame(struct cell *c, uint8_t link, const uint8_t *frame, int16_t len, uint16_t now)
+static void send_soon(struct cell *c)
 {
-    uint8_t k;
-    if (link >= LINK_COUNT || len != LINK_HEADER + LINK_MAX_PAYLOAD) {
-        c->bad_frames++;
-        return;
+    c->last_sent = (uint16_t)(c->last_sent - CELL_HEARTBEAT_MS);
+}
+
+static void queue_report(struct cell *c, const uint8_t *report)
+{
+    if (c->queue_len < CELL_QUEUE) {
+        memcpy(c->queue[(uint8_t)(c->queue_head + c->queue_len++) % CELL_QUEUE], report, CELL_REPORT_BYTES);
     }
-    c->good_frames++;
-    for (k = 0; k < 3; k++) {
-        uint8_t slot = SLOT_OF[link][k];
-        /* relayed states count only when the sender flags them valid (flag bit k - 1) */
-        if (slot != 0xFF && (k == 0 || (frame[2] >> (k - 1)) & 1u)) {
-            memcpy(c->nbr[slot], frame + LINK_HEADER + k * LINK_STATE_BYTES, LINK_STATE_BYTES);
-            c->heard[slot] = now;
-            c->known |= (uint8_t)(1u << slot);
+}
+
+static void take_report(struct cell *c, uint8_t *out)
+{
+    memcpy(out, c->queue[c->queue_head], CELL_REPORT_BYTES);
+    c->queue_head = (uint8_t)((c->queue_head + 1) % CELL_QUEUE);
+    c->queue_len--;
+}
+
+static void plant_or_clear(struct cell *c, uint8_t op)
+{
+    uint8_t ch;
+    for (ch = 0; ch < NCA_CHANNELS; ch++) {
+        c->state[ch] = (int8_t)(op == 'P' && ch >= NCA_ALPHA ? 1 << NCA_STATE_FRAC_BITS : 0);
+    }
+    send_soon(c);
+}
+
+/* Take a new command: pass it on, and apply it if this cell is in its rectangle. */
+static uint8_t run_command(struct cell *c, const uint8_t *cmd)
+{
+    memcpy(c->command, cmd, CELL_COMMAND_BYTES);
+    c->command_pending = 1;
+    if (c->x == CELL_UNKNOWN || c->x < cmd[3] || c->y < cmd[4] || c->x > cmd[5] || c->y > cmd[6]) {
+        return 0;
+    }
+    plant_or_clear(c, cmd[2]);
+    return 1;
+}
+
+uint8_t cell_on_frame(struct cell *c, uint8_t link, const uint8_t *frame, int16_t len, uint16_t now)
+{
+    const uint8_t *p = frame + LINK_HEADER;
+    int16_t n = len - LINK_HEADER;
+    uint8_t k, changed = 0, ok = link < LINK_COUNT;
+    if (ok && frame[1] == LINK_TYPE_STATE && n == LINK_MAX_PAYLOAD) {
+        for (k = 0; k < 3; k++) {
+            uint8_t slot = SLOT_OF[link][k];
+            /* relayed states count only when the sender flags them valid (flag bit k - 1) */
+            if (slot != 0xFF && (k == 0 || (frame[2] >> (k - 1)) & 1u)) {
+                memcpy(c->nbr[slot], p + k * LINK_STATE_BYTES, LINK_STATE_BYTES);
+                c->heard[slot] = now;
+                c->known |= (uint8_t)(1u << slot);
+            }
         }
+        memcpy(c->where[link], p + 3 * LINK_STATE_BYTES, LINK_WHERE_BYTES);
+    } else if (ok && frame[1] == LINK_TYPE_REPORT && n > 0 && n <= CELL_REPORTS_PER_FRAME * CELL_REPORT_BYTES) {
+        /* sent on every link at once; flags names the sender's route: is that us? */
+        for (; n >= CELL_REPORT_BYTES; n -= CELL_REPORT_BYTES, p += CELL_REPORT_BYTES) {
+            if (frame[2] == ((link + 2) & 3)) {
+                queue_report(c, p);
+            }
+        }
+        ok = n == 0;
+    } else if (ok && frame[1] == LINK_TYPE_COMMAND && n == CELL_COMMAND_BYTES) {
+        if (memcmp(p, c->command, 2) != 0) {
+            changed = run_command(c, p);
+        }
+    } else {
+        ok = 0;
     }
+    if (ok) {
+        c->good_frames++;
+    } else {
+        c->bad_frames++;
+    }
+    return changed;
 }
 
 void cell_on_bad_frame(struct cell *c)
@@ -69,12 +148,41 @@ void cell_on_bad_frame(struct cell *c)
 
 void cell_expire(struct cell *c, uint16_t now)
 {
-    uint8_t k, bit = 1;
+    uint8_t k, bit = 1, best = CELL_UNKNOWN;
     for (k = 0; k < NCA_NEIGHBOURS; k++, bit <<= 1) {
         if ((c->known & bit) && (uint16_t)(now - c->heard[k]) > CELL_TIMEOUT_MS) {
             memset(c->nbr[k], 0, NCA_CHANNELS);
             c->known &= (uint8_t)~bit;
         }
+    }
+    if (!c->gateway) { /* the route: through the living neighbour fewest hops from a gateway */
+        for (k = 0; k < LINK_COUNT; k++) {
+            /* ties go to a side this board picked at random: the reports of the grid spread
+             * over the gateway's links instead of all taking the first side */
+            uint8_t l = (uint8_t)((k + c->tie) & 3);
+            const uint8_t *w = c->where[l];
+            if ((c->known >> SLOT_OF[l][0]) & 1u && w[2] < best && w[0] != CELL_UNKNOWN) {
+                best = w[2];
+                c->parent = l;
+            }
+        }
+        best = best == CELL_UNKNOWN ? CELL_UNKNOWN : (uint8_t)(best + 1);
+        if (best != c->hops) { /* tell the neighbours now: the grid maps itself in one sweep */
+            c->hops = best;
+            send_soon(c);
+        }
+        if (best != CELL_UNKNOWN) {
+            c->x = (uint8_t)(c->where[c->parent][0] - DX[c->parent]);
+            c->y = (uint8_t)(c->where[c->parent][1] - DY[c->parent]);
+        }
+    }
+    if (reached(now, c->next_report)) {
+        uint8_t report[CELL_REPORT_BYTES] = {c->x, c->y};
+        memcpy(report + 2, c->state, 4);
+        if (c->hops != CELL_UNKNOWN) {
+            queue_report(c, report);
+        }
+        c->next_report = (uint16_t)(now + CELL_REPORT_MS + (xorshift16(&c->rng) & (CELL_REPORT_MS - 1)));
     }
 }
 
@@ -84,46 +192,80 @@ uint8_t cell_maybe_fire(struct cell *c, uint16_t now)
         return 0;
     }
     cell_expire(c, now);
+    TRACE(c, 1);
     nca_fire(c->state, (const int8_t(*)[NCA_CHANNELS])c->nbr, c->state);
+    TRACE(c, 2);
     c->fires++;
     c->last_sent = (uint16_t)(now - CELL_HEARTBEAT_MS); /* send the new state right away */
     schedule_next(c, now);
     return 1;
 }
 
-uint8_t cell_should_send(const struct cell *c, uint16_t now)
-{
-    return (uint16_t)(now - c->last_sent) >= CELL_HEARTBEAT_MS;
-}
-
 uint8_t cell_build_frame(struct cell *c, uint8_t *out, uint16_t now)
 {
     uint8_t raw[LINK_MAX_RAW];
+    uint8_t n = LINK_HEADER, type = 0, flags = 0;
     uint16_t crc;
-    raw[0] = LINK_VERSION;
-    raw[1] = LINK_TYPE_STATE;
-    raw[2] = (uint8_t)((c->known & (1u << NCA_N) ? CELL_RELAY_N : 0) | (c->known & (1u << NCA_S) ? CELL_RELAY_S : 0));
-    memcpy(raw + LINK_HEADER, c->state, LINK_STATE_BYTES);
-    memcpy(raw + LINK_HEADER + LINK_STATE_BYTES, c->nbr[NCA_N], LINK_STATE_BYTES);
-    memcpy(raw + LINK_HEADER + 2 * LINK_STATE_BYTES, c->nbr[NCA_S], LINK_STATE_BYTES);
-    crc = link_crc16(raw, LINK_HEADER + LINK_MAX_PAYLOAD);
-    raw[LINK_HEADER + LINK_MAX_PAYLOAD] = (uint8_t)(crc >> 8);
-    raw[LINK_HEADER + LINK_MAX_PAYLOAD + 1] = (uint8_t)crc;
-    c->last_sent = now;
-    return link_cobs_encode(raw, LINK_MAX_RAW, out);
-}
-
-void cell_plant_seed(struct cell *c)
-{
-    uint8_t ch;
-    for (ch = 0; ch < NCA_CHANNELS; ch++) {
-        c->state[ch] = (int8_t)(ch >= NCA_ALPHA ? 1 << NCA_STATE_FRAC_BITS : 0);
+    if (c->command_pending) {
+        c->command_pending = 0;
+        type = LINK_TYPE_COMMAND;
+        memcpy(raw + n, c->command, CELL_COMMAND_BYTES);
+        n += CELL_COMMAND_BYTES;
+    } else if ((uint16_t)(now - c->last_sent) >= CELL_HEARTBEAT_MS) {
+        type = LINK_TYPE_STATE;
+        flags = (uint8_t)((c->known & (1u << NCA_N) ? CELL_RELAY_N : 0) | (c->known & (1u << NCA_S) ? CELL_RELAY_S : 0));
+        memcpy(raw + n, c->state, LINK_STATE_BYTES);
+        memcpy(raw + n + LINK_STATE_BYTES, c->nbr[NCA_N], LINK_STATE_BYTES);
+        memcpy(raw + n + 2 * LINK_STATE_BYTES, c->nbr[NCA_S], LINK_STATE_BYTES);
+        n += 3 * LINK_STATE_BYTES;
+        raw[n++] = c->x;
+        raw[n++] = c->y;
+        raw[n++] = c->hops;
+        c->last_sent = now;
+    } else if (c->queue_len && c->hops != 0 && c->hops != CELL_UNKNOWN) {
+        type = LINK_TYPE_REPORT;
+        flags = c->parent;
+        while (c->queue_len && n < LINK_HEADER + CELL_REPORTS_PER_FRAME * CELL_REPORT_BYTES) {
+            take_report(c, raw + n);
+            n += CELL_REPORT_BYTES;
+        }
+    } else {
+        return 0;
     }
-    c->last_sent = (uint16_t)(c->last_sent - CELL_HEARTBEAT_MS);
+    raw[0] = LINK_VERSION;
+    raw[1] = type;
+    raw[2] = flags;
+    crc = link_crc16(raw, n);
+    raw[n++] = (uint8_t)(crc >> 8);
+    raw[n++] = (uint8_t)crc;
+    return link_cobs_encode(raw, n, out);
 }
 
-void cell_clear(struct cell *c)
+uint8_t cell_take_report(struct cell *c, uint8_t *out)
 {
-    memset(c->state, 0, NCA_CHANNELS);
-    c->last_sent = (uint16_t)(c->last_sent - CELL_HEARTBEAT_MS);
+    if (c->hops != 0 || !c->queue_len) {
+        return 0;
+    }
+    take_report(c, out);
+    return 1;
+}
+
+void cell_set_gateway(struct cell *c, uint8_t x, uint8_t y)
+{
+    c->gateway = 1;
+    c->x = x;
+    c->y = y;
+    c->hops = 0;
+    send_soon(c);
+}
+
+void cell_host_command(struct cell *c, uint8_t op, uint8_t x0, uint8_t y0, uint8_t x1, uint8_t y1)
+{
+    uint16_t seq = (uint16_t)((c->command[0] << 8 | c->command[1]) + 1);
+    uint8_t cmd[CELL_COMMAND_BYTES] = {(uint8_t)(seq >> 8), (uint8_t)seq, op, x0, y0, x1, y1};
+    if (x0 == CELL_UNKNOWN) {
+        plant_or_clear(c, op); /* this cell only: works on a lone board too */
+    } else {
+        run_command(c, cmd);
+    }
 }

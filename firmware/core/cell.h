@@ -1,5 +1,7 @@
 /* The portable cell: neighbour table with timeouts, diagonal relays, the random firing schedule
- * and the alive logic around the generated rule. No hardware here: see hal.h. */
+ * and the alive logic around the generated rule; coordinates and the route to the gateway, the
+ * reports travelling along it, host commands flooding the grid (docs/grid.md). No hardware
+ * here: see ../avr. */
 #ifndef CELL_H
 #define CELL_H
 
@@ -16,37 +18,60 @@ enum { LINK_N, LINK_E, LINK_S, LINK_W, LINK_COUNT };
 #define CELL_HEARTBEAT_MS 250    /* re-send the state at least this often */
 #define CELL_WAIT_MIN_MS 100     /* random wait between firings: uniform in [min, min + span) */
 #define CELL_WAIT_SPAN_MS 256    /* a power of two: no division on the AVR */
+#define CELL_REPORT_MS 2048      /* own report every [period, 2 * period) ms: a power of two */
 
-#define CELL_RELAY_N 0x01        /* frame flags: relayed north / south states are valid */
+#define CELL_RELAY_N 0x01        /* state frame flags: relayed north / south states are valid */
 #define CELL_RELAY_S 0x02
 
+#define CELL_UNKNOWN 0xFF        /* coordinate not learnt yet; as hops: no route to a gateway */
+#define CELL_REPORT_BYTES 6      /* x, y, R, G, B, A */
+#define CELL_REPORTS_PER_FRAME 4
+#define CELL_QUEUE 8             /* reports waiting to move on; more are dropped */
+#define CELL_COMMAND_BYTES 7     /* sequence (2), op ('P' plant, 'Z' clear), x0, y0, x1, y1 */
+
+/* Scalars first: the AVR reaches the first 64 bytes of a struct with short instructions. */
 struct cell {
-    int8_t state[NCA_CHANNELS];
-    int8_t nbr[NCA_NEIGHBOURS][NCA_CHANNELS];     /* nca_rule.h order */
-    uint16_t heard[NCA_NEIGHBOURS];                /* ms timestamp of the last update */
+    uint16_t heard[NCA_NEIGHBOURS];                /* ms timestamp of each slot's last update */
     uint8_t known;                                 /* bit k: slot k has been heard at all */
     uint16_t rng;
     uint16_t next_fire;
     uint16_t last_sent;
+    uint16_t next_report;
     uint16_t fires;
     uint16_t good_frames;
     uint16_t bad_frames;
+    uint8_t x, y, hops, parent;                    /* parent: link towards the gateway */
+    uint8_t tie;                                   /* which side wins a tie of routes */
+    uint8_t gateway;                               /* coordinates given by the host */
+    uint8_t queue_head, queue_len;
+    uint8_t command_pending;                       /* the last command is still to be passed on */
+    uint8_t command[CELL_COMMAND_BYTES];           /* the last command seen */
+    int8_t state[NCA_CHANNELS];
+    int8_t nbr[NCA_NEIGHBOURS][NCA_CHANNELS];     /* nca_rule.h order, right after state */
+    uint8_t where[LINK_COUNT][LINK_WHERE_BYTES];   /* what each neighbour last advertised */
+    uint8_t queue[CELL_QUEUE][CELL_REPORT_BYTES];  /* reports waiting to move on */
 };
 
 void cell_init(struct cell *c, uint16_t rng_seed, uint16_t now);
-/* A decoded, CRC-checked frame (link_rx_byte's buffer and length) arrived on `link`. */
-void cell_on_frame(struct cell *c, uint8_t link, const uint8_t *frame, int16_t len, uint16_t now);
+/* A decoded, CRC-checked frame (link_rx_byte's buffer and length) arrived on `link`.
+ * Returns 1 if a command changed the state. */
+uint8_t cell_on_frame(struct cell *c, uint8_t link, const uint8_t *frame, int16_t len, uint16_t now);
 void cell_on_bad_frame(struct cell *c);
-/* Zero the slots of neighbours silent for longer than the timeout. */
+/* Zero the slots of neighbours silent for longer than the timeout; update the route and the
+ * coordinates; queue the own report when due. Call often. */
 void cell_expire(struct cell *c, uint16_t now);
 /* Fire if the random wait is over: returns 1 if the state changed hands through the rule. */
 uint8_t cell_maybe_fire(struct cell *c, uint16_t now);
-/* Whether a frame should go out now (after a firing, or for the heartbeat). */
-uint8_t cell_should_send(const struct cell *c, uint16_t now);
-/* Build the outgoing frame (own state + north and south states as relays), COBS-encoded with
- * its delimiter, into out[LINK_MAX_WIRE]; returns its length. Marks the state as sent. */
+/* The next frame to send, if any (a command to pass on, the state after a firing or for the
+ * heartbeat, reports towards the gateway), COBS-encoded with its delimiter, into
+ * out[LINK_MAX_WIRE]; returns its length, 0 if there is nothing to send. */
 uint8_t cell_build_frame(struct cell *c, uint8_t *out, uint16_t now);
-void cell_plant_seed(struct cell *c);
-void cell_clear(struct cell *c);
+/* On the gateway, reports arrive at the host: take the oldest into out[CELL_REPORT_BYTES]. */
+uint8_t cell_take_report(struct cell *c, uint8_t *out);
+/* The host's commands. Become the gateway at (x, y). */
+void cell_set_gateway(struct cell *c, uint8_t x, uint8_t y);
+/* Plant the seed ('P') or clear ('Z') this cell only (x0 = CELL_UNKNOWN), or every cell in the
+ * rectangle x0..x1, y0..y1, passing the command on to the whole grid. */
+void cell_host_command(struct cell *c, uint8_t op, uint8_t x0, uint8_t y0, uint8_t x1, uint8_t y1);
 
 #endif

@@ -73,7 +73,7 @@ int16_t link_rx_byte(struct link_rx *rx, uint8_t byte)
     if (link_crc16(rx->buf, (uint8_t)n) != (uint16_t)((rx->buf[n] << 8) | rx->buf[n + 1])) {
         return -1;
     }
-    if (rx->buf[0] != LINK_VERSION || rx->buf[1] != LINK_TYPE_STATE) {
+    if (rx->buf[0] != LINK_VERSION || (uint8_t)(rx->buf[1] - 1) >= LINK_TYPE_LAST) {
         return -1;
     }
     return n;

@@ -5,13 +5,17 @@
 
 #include <stdint.h>
 
-#define LINK_VERSION 1
-#define LINK_TYPE_STATE 1
+#define LINK_VERSION 2
+#define LINK_TYPE_STATE 1       /* own state, north and south relays, where (x, y, hops) */
+#define LINK_TYPE_REPORT 2      /* 1..4 reports on their way to the gateway */
+#define LINK_TYPE_COMMAND 3     /* a host command flooding the grid */
+#define LINK_TYPE_LAST LINK_TYPE_COMMAND
 #define LINK_HEADER 3           /* version, type, flags */
 #define LINK_CRC 2
 #define LINK_STATE_BYTES 16
-#define LINK_MAX_PAYLOAD (3 * LINK_STATE_BYTES)             /* own state + two relayed states */
-#define LINK_MAX_RAW (LINK_HEADER + LINK_MAX_PAYLOAD + LINK_CRC)  /* 53 */
+#define LINK_WHERE_BYTES 3      /* sender's x, y (0xFF: unknown) and hops to the gateway */
+#define LINK_MAX_PAYLOAD (3 * LINK_STATE_BYTES + LINK_WHERE_BYTES)  /* the state frame */
+#define LINK_MAX_RAW (LINK_HEADER + LINK_MAX_PAYLOAD + LINK_CRC)  /* 56 */
 #define LINK_MAX_ENCODED (LINK_MAX_RAW + 1)                 /* COBS adds one byte per 254 */
 #define LINK_MAX_WIRE (LINK_MAX_ENCODED + 1)                /* plus the 0x00 delimiter */
 
@@ -30,7 +34,8 @@ struct link_rx {
 
 /* Feed one received byte. Returns the length of a complete, CRC-checked frame now in buf
  * (version, type, flags, payload; the CRC stripped), 0 if no frame ended, or -1 if a frame
- * ended but was bad (too long, bad COBS, bad CRC, unknown version or type). */
+ * ended but was bad (too long, bad COBS, bad CRC, unknown version or type). The frame's
+ * length for its type is the cell's to check. */
 int16_t link_rx_byte(struct link_rx *rx, uint8_t byte);
 
 #endif

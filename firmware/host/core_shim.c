@@ -35,3 +35,11 @@ const uint8_t *shim_rx_buf(const struct link_rx *rx)
 {
     return rx->buf;
 }
+
+void shim_cell_where(const struct cell *c, uint8_t *out)
+{
+    out[0] = c->x;
+    out[1] = c->y;
+    out[2] = c->hops;
+    out[3] = c->queue_len;
+}

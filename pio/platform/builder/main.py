@@ -22,7 +22,8 @@ env.Append(
     CCFLAGS=["-mmcu=" + mcu],
     ASFLAGS=["-mmcu=" + mcu, "-x", "assembler-with-cpp"],
     CPPDEFINES=[("F_CPU", "$BOARD_F_CPU")],
-    LINKFLAGS=["-mmcu=" + mcu, "-Os", "-flto", "-Wl,--gc-sections"],
+    # with -flto the code is generated at link time: link with the compile flags (build_flags)
+    LINKFLAGS=["$CCFLAGS", "-Wl,--gc-sections"],
     BUILDERS=dict(ElfToHex=Builder(
         action=env.VerboseAction("$OBJCOPY -O ihex -R .eeprom $SOURCES $TARGET", "Building $TARGET"),
         suffix=".hex")),

@@ -1,0 +1,161 @@
+"""Issue 5's acceptance, end to end: the firmware `pio run -e emugrid` builds, on the default
+rule's grid of emulated boards wired pin to pin with free-running clocks, seeded and damaged
+from the host through the gateway board's USB serial, measured from what the monitor receives
+there. The slow tests of the suite: the grid runs start together, one per core."""
+import copy
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from avrsim.build import read_trace, run_grid
+from avrsim.cases import int_model
+from conftest import pio
+from monitor.grid_state import GridState
+from trainer import spec
+
+BAR = 5e-3                       # issue 5: loss against the target, from the monitor's picture
+GATEWAY = (0, 0)
+PLANT_MS = 2500                  # the grid has mapped itself from the gateway by then (about 2 s)
+GROWN_MS = 13000                 # growth, plus the time reports take to reach the gateway
+ERASE_MS = 18000                 # persisted until here; then the bottom half is erased
+REGROWN_MS = 29000
+DEAD_SHARE, CORRUPT_PPM = 0.10, 10_000
+
+
+def monitor_views(lines, size, times_ms) -> list:
+    """What a monitor attached to the gateway had assembled at each of those emulated times."""
+    g, views, times = GridState(*size), [], sorted(times_ms)
+    for ms, x, y, line in lines + [(10 ** 9, *GATEWAY, "")]:
+        while times and ms > times[0]:
+            times.pop(0)
+            views.append(copy.deepcopy(g))
+        if (x, y) == GATEWAY:
+            g.feed_line(line, now=ms / 1000)
+    return views
+
+
+def to_gateway(ms, text):
+    return ms, f"{GATEWAY[0]} {GATEWAY[1]} {text}"
+
+
+@pytest.fixture(scope="module")
+def images(project):
+    pio(project, "run", "-e", "emugrid")
+    pio(project, "run", "-e", "emugrid_debug")
+    return {env: project / ".pio" / "build" / env / "program.elf" for env in ("emugrid", "emugrid_debug")}
+
+
+@pytest.fixture(scope="module")
+def size(shipped_rule):
+    return shipped_rule.target.shape[1], shipped_rule.target.shape[0]
+
+
+def grow_script(size):
+    return [to_gateway(1, f"G {GATEWAY[0]} {GATEWAY[1]}"), to_gateway(PLANT_MS, f"P {size[0] // 2} {size[1] // 2}")]
+
+
+def speed(name, run, size):
+    print(f"\n{name}: {run['emulated_s']:.1f} s of {size[0]}x{size[1]} emulated boards in {run['wall_s']:.0f} s "
+          f"on {run['threads']:.0f} threads: {run['emulated_s'] / run['wall_s']:.4f}x real time "
+          f"({run['wall_s'] / run['emulated_s']:.0f} s per emulated second)")
+
+
+def test_grows_persists_and_regrows_after_half_is_erased(images, size, shipped_rule):
+    erase = to_gateway(ERASE_MS, f"Z 0 {size[1] // 2} {size[0] - 1} {size[1] - 1}")
+    lines, run = run_grid(images["emugrid"], *size, REGROWN_MS / 1000, grow_script(size) + [erase])
+    speed("acceptance run", run, size)
+    after = list(range(ERASE_MS + 500, REGROWN_MS, 500))
+    grown, persisted, *damaged, regrown = monitor_views(lines, size, [GROWN_MS, ERASE_MS, *after, REGROWN_MS])
+    target = shipped_rule.target
+    losses = {"grown": grown.loss(target), "persisted": persisted.loss(target),
+              "worst after the erase": max(v.loss(target) for v in damaged), "regrown": regrown.loss(target)}
+    print("  loss from the monitor's picture: " + ", ".join(f"{k} {v:.2e}" for k, v in losses.items()))
+    assert len(grown.rgba) == size[0] * size[1]          # every board reported through the gateway
+    assert losses["grown"] <= BAR and losses["persisted"] <= BAR and losses["regrown"] <= BAR
+    assert losses["worst after the erase"] > 10 * BAR    # the monitor saw the damage
+    # the erase reached exactly the bottom half: there, and only there, living boards were cleared
+    bottom = {(x, y) for x in range(size[0]) for y in range(size[1] // 2, size[1])}
+    last = {}
+    for ms, x, y, line in lines:
+        if ms < ERASE_MS and line.startswith("S "):
+            last[(x, y)] = line.split()[2]
+    living = {k for k, state in last.items() if state != "00" * spec.CHANNELS}
+    cleared = {(x, y) for ms, x, y, line in lines if ERASE_MS <= ms < ERASE_MS + 3000 and line.startswith("S ")
+               and line.split()[2] == "00" * spec.CHANNELS}
+    assert len(living & bottom) > 50 and cleared & living == bottom & living
+
+
+def test_grows_with_link_bytes_corrupted_and_boards_dead(images, size, shipped_rule):
+    """1% of the bytes on every link corrupted and 10% of the boards dead, both at once."""
+    rng = np.random.default_rng(5)
+    spare = {GATEWAY, (size[0] // 2, size[1] // 2)}
+    cells = [(x, y) for y in range(size[1]) for x in range(size[0]) if (x, y) not in spare]
+    dead = {cells[i] for i in rng.choice(len(cells), round(DEAD_SHARE * size[0] * size[1]), replace=False)}
+    faults = [(1, f"corrupt {CORRUPT_PPM}")] + [(1, f"kill {x} {y}") for x, y in sorted(dead)]
+    lines, run = run_grid(images["emugrid"], *size, GROWN_MS / 1000, grow_script(size) + faults)
+    speed("faults run", run, size)
+    share = run["corrupted"] / run["link_bytes"]
+    bad = sum(int(line.split()[4], 16) for _, _, _, line in lines if line.startswith("S "))
+    seeded, grown = monitor_views(lines, size, [PLANT_MS, GROWN_MS])
+    living = np.array([[(x, y) not in dead for x in range(size[0])] for y in range(size[1])])
+    error = (grown.rgba_array() - shipped_rule.target) ** 2
+    loss, loss_living = float(error.mean()), float(error[living].mean())
+    print(f"  {share:.2%} of {run['link_bytes']:.0f} link bytes corrupted, {len(dead)} boards dead: loss from the "
+          f"monitor's picture {loss:.2e} (dead boards read as empty), {loss_living:.2e} on the living boards")
+    assert 0.008 < share < 0.012 and bad > 100             # the CRC caught the corruption
+    assert not dead & set(grown.rgba)                      # dead boards never report
+    assert len(grown.rgba) >= 0.98 * (size[0] * size[1] - len(dead))   # the living do, routed round the dead
+    assert loss_living <= BAR and loss < 0.25 * seeded.loss(shipped_rule.target)
+
+
+def test_every_update_of_a_debug_build_equals_the_pytorch_integer_model(images, size, shipped_rule, tmp_path):
+    trace = tmp_path / "updates.bin"
+    _, run = run_grid(images["emugrid_debug"], *size, 3.0, [(1, f"{size[0] // 2} {size[1] // 2} P")], trace=trace)
+    speed("trace run", run, size)
+    records = read_trace(trace)
+    assert len(records) == run["traced"] > 5000
+    assert len(set(zip(records["x"].tolist(), records["y"].tolist()))) == size[0] * size[1]
+    alive = records["output"][:, spec.ALPHA] > spec.ALIVE_THRESHOLD
+    assert alive.sum() > 500                               # the pattern grew during the trace
+    want = int_model(shipped_rule, np.ascontiguousarray(records["inputs"][:, 0]),
+                     np.ascontiguousarray(records["inputs"][:, 1:]))
+    print(f"  {len(records)} updates ({int(alive.sum())} alive) replayed: "
+          f"{int((want == records['output']).all(axis=1).sum())} identical")
+    assert np.array_equal(want, records["output"])
+
+
+def _wait_for(port, seconds=20):
+    for _ in range(int(seconds * 10)):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def test_upload_flashes_the_emulated_grid_and_the_monitor_attaches(project, tmp_path):
+    """pio run -e emugrid -t upload starts the emulated grid (here 4x4, through custom_grid_size)
+    or reflashes the running one; python -m monitor socket://localhost:4000 shows it."""
+    ini = project / "platformio.ini"
+    text = ini.read_text()
+    ini.write_text(text.replace("custom_grid_size = 24x24", "custom_grid_size = 4x4"))
+    try:
+        r = pio(project, "run", "-e", "emugrid", "-t", "upload", offline=False)
+        assert "started the emulated grid" in r.stdout and _wait_for(4000)
+        m = subprocess.run([sys.executable, "-m", "monitor", "socket://localhost:4000", "--plain", "--grow",
+                            "--size", "4x4", "--seconds", "15", "--npz", str(tmp_path / "g.npz")],
+                           capture_output=True, text=True, timeout=60, cwd=project)
+        assert m.returncode == 0, m.stderr
+        assert "4x4 grid: 16 boards reported" in m.stdout.splitlines()[-1]
+        saved = np.load(tmp_path / "g.npz")
+        assert saved["rgba"].shape == (4, 4, 4) and (saved["rgba"][..., 3] > spec.ALIVE_THRESHOLD).sum() >= 8
+        r = pio(project, "run", "-e", "emugrid", "-t", "upload", offline=False)
+        assert "flashed" in r.stdout and "into the emulated grid" in r.stdout
+    finally:
+        ini.write_text(text)
+        subprocess.run([sys.executable, "-m", "avrsim", "stop"], cwd=project, capture_output=True)
