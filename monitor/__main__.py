@@ -34,8 +34,10 @@ def main(argv=None) -> int:
                     help="the rule's model file: the target for the loss, and the grid size if the board does not say")
     ap.add_argument("--size", help="WIDTHxHEIGHT of the grid (default: what the board says, else the model's)")
     ap.add_argument("--grow", action="store_true",
-                    help="make the attached board the gateway at (0, 0), and plant the seed in the centre board "
-                         "as soon as it has reported (then it knows its coordinates)")
+                    help="make the attached board the gateway (at --gateway), and plant the seed in the centre "
+                         "board as soon as it has reported (then it knows its coordinates)")
+    ap.add_argument("--gateway", type=int, nargs=2, default=[0, 0], metavar=("X", "Y"),
+                    help="where the attached board sits in the grid, for --grow (default 0 0)")
     ap.add_argument("--send", type=parse_send, action="append", default=[], metavar="SECONDS:LINE",
                     help="send LINE to the board at that time, e.g. '0:G 0 0', '3:P 12 12', '30:Z 0 12 23 23'")
     ap.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
@@ -60,7 +62,7 @@ def main(argv=None) -> int:
             return 2
     sends = [(0.0, "H")] + sorted(args.send)   # H: the board says who it is and the grid's size
     if args.grow:
-        sends = sorted(sends + [(0.0, "G 0 0")], key=lambda s: s[0])
+        sends = sorted(sends + [(0.0, f"G {args.gateway[0]} {args.gateway[1]}")], key=lambda s: s[0])
     plant_pending = args.grow
     try:
         port = serial.serial_for_url(args.port, baudrate=args.baud, timeout=0.05)

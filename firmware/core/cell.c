@@ -53,6 +53,7 @@ void cell_init(struct cell *c, uint16_t rng_seed, uint16_t now)
     }
     c->x = c->y = c->hops = CELL_UNKNOWN;
     memset(c->where, CELL_UNKNOWN, sizeof c->where);
+    memset(c->reported, CELL_UNKNOWN, sizeof c->reported); /* the first report always goes */
     c->last_sent = (uint16_t)(now - CELL_HEARTBEAT_MS);
     c->next_report = now;
     /* a random first sequence number: a gateway that restarts is not ignored as a repeat */
@@ -177,10 +178,14 @@ void cell_expire(struct cell *c, uint16_t now)
         }
     }
     if (reached(now, c->next_report)) {
+        /* report when the colour changed, and every CELL_REPORT_EVERY periods anyway: empty and
+         * settled boards leave the links to the boards that change */
         uint8_t report[CELL_REPORT_BYTES] = {c->x, c->y};
         memcpy(report + 2, c->state, 4);
-        if (c->hops != CELL_UNKNOWN) {
+        if (c->hops != CELL_UNKNOWN && (memcmp(report, c->reported, CELL_REPORT_BYTES) || ++c->unchanged >= CELL_REPORT_EVERY)) {
             queue_report(c, report);
+            memcpy(c->reported, report, CELL_REPORT_BYTES);
+            c->unchanged = 0;
         }
         c->next_report = (uint16_t)(now + CELL_REPORT_MS + (xorshift16(&c->rng) & (CELL_REPORT_MS - 1)));
     }

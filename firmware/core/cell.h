@@ -18,7 +18,8 @@ enum { LINK_N, LINK_E, LINK_S, LINK_W, LINK_COUNT };
 #define CELL_HEARTBEAT_MS 250    /* re-send the state at least this often */
 #define CELL_WAIT_MIN_MS 100     /* random wait between firings: uniform in [min, min + span) */
 #define CELL_WAIT_SPAN_MS 256    /* a power of two: no division on the AVR */
-#define CELL_REPORT_MS 2048      /* own report every [period, 2 * period) ms: a power of two */
+#define CELL_REPORT_MS 2048      /* own report every [period, 2 * period) ms: a power of two... */
+#define CELL_REPORT_EVERY 4      /* ...if it changed, else every 4th time */
 
 #define CELL_RELAY_N 0x01        /* state frame flags: relayed north / south states are valid */
 #define CELL_RELAY_S 0x02
@@ -44,11 +45,13 @@ struct cell {
     uint8_t tie;                                   /* which side wins a tie of routes */
     uint8_t gateway;                               /* coordinates given by the host */
     uint8_t queue_head, queue_len;
+    uint8_t unchanged;                             /* report periods since the last report */
     uint8_t command_pending;                       /* the last command is still to be passed on */
     uint8_t command[CELL_COMMAND_BYTES];           /* the last command seen */
     int8_t state[NCA_CHANNELS];
     int8_t nbr[NCA_NEIGHBOURS][NCA_CHANNELS];     /* nca_rule.h order, right after state */
     uint8_t where[LINK_COUNT][LINK_WHERE_BYTES];   /* what each neighbour last advertised */
+    uint8_t reported[CELL_REPORT_BYTES];           /* the last report of this board */
     uint8_t queue[CELL_QUEUE][CELL_REPORT_BYTES];  /* reports waiting to move on */
 };
 
