@@ -16,6 +16,8 @@ from monitor import render
 from monitor.grid_state import GridState
 from trainer import modelfile
 
+COMMAND_GAP_S = 0.1   # a board takes one command line at a time (firmware/avr/main.c)
+
 
 def parse_send(text: str):
     at, sep, line = text.partition(":")
@@ -72,14 +74,15 @@ def main(argv=None) -> int:
 
     grid = GridState(width, height)
     live = sys.stdout.isatty() and not args.plain
-    frames, started, next_draw = [], time.monotonic(), 0.0
+    frames, started, next_draw, last_sent = [], time.monotonic(), 0.0, 0.0
     if live:
         sys.stdout.write("\x1b[2J")
     try:
         while args.seconds is None or time.monotonic() - started < args.seconds:
             now = time.monotonic()
-            while sends and now - started >= sends[0][0]:
+            if sends and now - started >= sends[0][0] and now - last_sent >= COMMAND_GAP_S:
                 port.write((sends.pop(0)[1] + "\n").encode())
+                last_sent = now
             if plant_pending:
                 centre = ((grid.width or rule.target.shape[1]) // 2, (grid.height or rule.target.shape[0]) // 2)
                 if centre in grid.rgba:
