@@ -101,7 +101,7 @@ def cmd_trace(args) -> int:
     """A debug build (-DCELL_TRACE) grows on the emulated grid; every rule update the boards made
     is replayed through the PyTorch integer model."""
     import tempfile
-    from avrsim.cases import int_model
+    from avrsim.cases import replay
     rule = modelfile.load(args.model)
     width, height = grid_size(args, rule)
     with tempfile.TemporaryDirectory() as d:
@@ -112,7 +112,7 @@ def cmd_trace(args) -> int:
     if len(records) == 0:
         print("no updates were traced: is this a -DCELL_TRACE build (pio run -e emugrid_debug)?")
         return 1
-    want = int_model(rule, np.ascontiguousarray(records["inputs"][:, 0]), np.ascontiguousarray(records["inputs"][:, 1:]))
+    want = replay(rule, records)
     same = (want == records["output"]).all(axis=1)
     boards = len(set(zip(records["x"].tolist(), records["y"].tolist())))
     alive = int((records["output"][:, spec.ALPHA] > spec.ALIVE_THRESHOLD).sum())

@@ -37,3 +37,9 @@ def random_neighbourhoods(n, seed):
 
 def int_model(rule, selves: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
     return intmodel.fire_cells(intmodel.IntRule(rule), torch.from_numpy(selves), torch.from_numpy(nbrs)).numpy()
+
+
+def replay(rule, records) -> np.ndarray:
+    """The integer model's outputs for traced updates (avrsim.build.read_trace records)."""
+    inputs = np.ascontiguousarray(records["inputs"])
+    return int_model(rule, np.ascontiguousarray(inputs[:, 0]), np.ascontiguousarray(inputs[:, 1:]))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from avrsim.build import read_trace, run_grid
-from avrsim.cases import int_model
+from avrsim.cases import replay
 from conftest import pio
 from monitor.grid_state import GridState
 from trainer import spec
@@ -133,8 +133,7 @@ def test_every_update_of_a_debug_build_equals_the_pytorch_integer_model(images, 
     assert len(set(zip(records["x"].tolist(), records["y"].tolist()))) == size[0] * size[1]
     alive = records["output"][:, spec.ALPHA] > spec.ALIVE_THRESHOLD
     assert alive.sum() > 500                               # the pattern grew during the trace
-    want = int_model(shipped_rule, np.ascontiguousarray(records["inputs"][:, 0]),
-                     np.ascontiguousarray(records["inputs"][:, 1:]))
+    want = replay(shipped_rule, records)
     print(f"  {len(records)} updates ({int(alive.sum())} alive) replayed: "
           f"{int((want == records['output']).all(axis=1).sum())} identical")
     assert np.array_equal(want, records["output"])
