@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +87,7 @@ struct wire {
 };
 
 struct worker {
-    int first, count;
+    int first; /* boards first, first + n_threads, ...: every thread gets a share of the busy ones */
     struct wire **changed; /* wires whose level changed this slice */
     int n_changed;
 };
@@ -103,7 +104,10 @@ static unsigned long long link_bytes, corrupted;
 static unsigned long traced;
 static struct wire **corrupting; /* wires with a corrupted bit on them now or soon */
 static int n_corrupting;
-static pthread_barrier_t slice_start, slice_end;
+struct barrier {
+    int arrived, phase;
+};
+static struct barrier slice_start, slice_end;
 static volatile int stopping;
 static int failed;
 
@@ -115,12 +119,27 @@ static uint32_t next_random(void)
     return rng;
 }
 
+/* Slices are short (6 us of emulated time, ~0.3 ms of work): a thread that arrives first spins
+ * rather than sleeping, as waking a sleeping thread costs a good part of a slice; it yields to
+ * other work if the wait grows long (more threads than cores). */
+static void barrier_wait(struct barrier *b)
+{
+    int phase = __atomic_load_n(&b->phase, __ATOMIC_ACQUIRE), spins = 0;
+    if (__atomic_add_fetch(&b->arrived, 1, __ATOMIC_ACQ_REL) == n_threads) {
+        __atomic_store_n(&b->arrived, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->phase, phase + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(&b->phase, __ATOMIC_ACQUIRE) == phase) {
+        if (++spins > 100000) {
+            sched_yield();
+        }
+    }
+}
+
 static struct worker *worker_of(const struct board *b)
 {
-    int i = (int)(b - boards), w;
-    for (w = 0; w < n_threads - 1 && i >= workers[w].first + workers[w].count; w++) {
-    }
-    return &workers[w];
+    return &workers[(b - boards) % n_threads];
 }
 
 static void on_wire(struct avr_irq_t *irq, uint32_t value, void *param)
@@ -254,7 +273,7 @@ static void run_command(const char *cmd)
 static void run_slice(struct worker *k)
 {
     int i;
-    for (i = k->first; i < k->first + k->count; i++) {
+    for (i = k->first; i < width * height; i += n_threads) {
         struct board *b = &boards[i];
         avr_cycle_count_t target = (avr_cycle_count_t)((double)(now_cycles + SLICE) * b->rate);
         if (b->dead) {
@@ -276,12 +295,12 @@ static void *worker_main(void *arg)
 {
     struct worker *k = arg;
     for (;;) {
-        pthread_barrier_wait(&slice_start);
+        barrier_wait(&slice_start);
         if (stopping) {
             return NULL;
         }
         run_slice(k);
-        pthread_barrier_wait(&slice_end);
+        barrier_wait(&slice_end);
     }
 }
 
@@ -426,8 +445,8 @@ int main(int argc, char **argv)
             n_threads = 1;
         }
     }
-    if (n_threads > height) {
-        n_threads = height;
+    if (n_threads > width * height) {
+        n_threads = width * height;
     }
     boards = calloc((size_t)(width * height), sizeof *boards);
     for (i = 0; i < width * height; i++) {
@@ -449,10 +468,8 @@ int main(int argc, char **argv)
         return 2;
     }
     workers = calloc((size_t)n_threads, sizeof *workers);
-    for (i = 0; i < n_threads; i++) { /* whole rows each */
-        int rows = height / n_threads + (i < height % n_threads);
-        workers[i].first = i ? workers[i - 1].first + workers[i - 1].count : 0;
-        workers[i].count = rows * width;
+    for (i = 0; i < n_threads; i++) {
+        workers[i].first = i;
         workers[i].changed = calloc((size_t)(4 * width * height), sizeof(struct wire *));
     }
     wires = calloc((size_t)(4 * width * height), sizeof *wires);
@@ -472,8 +489,6 @@ int main(int argc, char **argv)
             }
         }
     }
-    pthread_barrier_init(&slice_start, NULL, (unsigned)n_threads);
-    pthread_barrier_init(&slice_end, NULL, (unsigned)n_threads);
     threads = calloc((size_t)n_threads, sizeof *threads);
     for (i = 1; i < n_threads; i++) {
         pthread_create(&threads[i], NULL, worker_main, &workers[i]);
@@ -509,17 +524,17 @@ int main(int argc, char **argv)
             }
         }
         if (n_threads > 1) {
-            pthread_barrier_wait(&slice_start);
+            barrier_wait(&slice_start);
         }
         run_slice(&workers[0]);
         if (n_threads > 1) {
-            pthread_barrier_wait(&slice_end);
+            barrier_wait(&slice_end);
         }
         end_slice();
     }
     stopping = 1;
     if (n_threads > 1) {
-        pthread_barrier_wait(&slice_start);
+        barrier_wait(&slice_start);
         for (i = 1; i < n_threads; i++) {
             pthread_join(threads[i], NULL);
         }

@@ -77,3 +77,35 @@ def test_cli_bad_target(tmp_path):
     r = subprocess.run([sys.executable, "-m", "trainer", "train", "--tiny", "--target", "\ue000",
                         "--out-dir", str(tmp_path / "r")], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown emoji" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_dead_cells_stay_empty_and_the_seed_lives(tmp_path, monkeypatch):
+    """dead_share: each sample gets its own dead cells, read as 0 by their neighbours, as a dead
+    board's links time out; the seed's cell always lives."""
+    cfg = small(tmp_path, dead_share=0.5)
+    t = Trainer(cfg)
+    t.pool = torch.randint(-60, 60, t.pool.shape, generator=torch.Generator().manual_seed(0)).float()
+    masks = []
+    original = t.living_cells
+    monkeypatch.setattr(t, "living_cells", lambda: masks.append(original()) or masks[-1])
+    seen = []
+    step = t.model.step
+    monkeypatch.setattr(t.model, "step", lambda x, fire, q: seen.append(x) or step(x, fire, q))
+    t.train_step()
+    living, g = masks[0], cfg.grid_size
+    assert living.shape == (cfg.batch, 1, g, g) and living[:, 0, g // 2, g // 2].all()
+    dead_share = 1 - living.float().mean(dim=(1, 2, 3))
+    assert (dead_share > 0).all() and (dead_share < 0.5).all() and len(set(dead_share.tolist())) > 1
+    assert all(not (x * ~living).any() for x in seen)     # every step sees the dead cells empty
+
+
+def test_fine_tuning_starts_from_a_model(tmp_path):
+    start = Trainer(small(tmp_path)).run(progress=False)
+    path = tmp_path / "run" / "model.npz"
+    t = Trainer(small(tmp_path / "ft", init_from=str(path)))
+    assert t.export().content_hash() == start.content_hash()
+    with pytest.raises(modelfile.ModelFileError, match="hidden units"):
+        Trainer(small(tmp_path / "ft2", init_from=str(path), hidden=8))
+    r = subprocess.run([sys.executable, "-m", "trainer", "train", "--tiny", "--init-from", str(tmp_path / "no.npz"),
+                        "--out-dir", str(tmp_path / "r")], capture_output=True, text=True)
+    assert r.returncode == 2 and "no.npz" in r.stderr and "Traceback" not in r.stderr

@@ -28,11 +28,14 @@ def cmd_train(args):
 
 
 def print_eval(result, bars, passes):
+    from trainer.evaluate import DEAD_SHARE
     ok = passes(result)
     for key, bar in bars.items():
         print(f"{key:18s} {result[key]:10.3e}   bar <= {bar:.0e}   {'pass' if ok[key] else 'FAIL'}")
     print(f"{'float_growth_loss':18s} {result['float_growth_loss']:10.3e}   "
           f"({result['runs']} schedule seeds, fire rate {result['fire_rate']})")
+    print(f"{'dead_boards_loss':18s} {result['dead_boards_loss']:10.3e}   (growth with {DEAD_SHARE:.0%} of the "
+          "boards dead, on the living ones)")
 
 
 def cmd_eval(args):
@@ -80,6 +83,11 @@ def main(argv=None):
     t.add_argument("--float-iters", type=int, dest="float_iters")
     t.add_argument("--qat-iters", type=int, dest="qat_iters")
     t.add_argument("--seed", type=int)
+    t.add_argument("--dead-share", type=float, dest="dead_share",
+                   help="train with up to this share of dead cells per sample (e.g. 0.1)")
+    t.add_argument("--init-from", dest="init_from", help="fine-tune: start from this model's float rule")
+    t.add_argument("--lr", type=float)
+    t.add_argument("--lr-drop-at", type=int, dest="lr_drop_at")
     t.add_argument("--name")
     t.add_argument("--out-dir", dest="out_dir", help="run folder: checkpoint, model, pictures (resumes if present)")
     t.add_argument("--out", help="also write the model file here (e.g. models/lizard.npz)")

@@ -9,12 +9,19 @@ from trainer.nca import NCA
 from trainer.train import per_sample_loss
 
 GROWTH_STEPS, PERSIST_STEPS, REGEN_STEPS = 200, 2000, 300
+DEAD_SHARE = 0.1   # dead boards (state 0, never fire) for the dead-boards figure: issue 5's fault
 BARS = {"growth_loss": 1e-3, "persist_loss": 1e-3, "regen_loss": 2e-3, "quantization_cost": 2e-4}
 
 
 def int_loss(s: torch.Tensor, target: torch.Tensor) -> float:
     """Mean over the batch of the per-sample loss; s int8 [B, H, W, 16]."""
     return float(per_sample_loss(s.permute(0, 3, 1, 2).float(), target).mean())
+
+
+def living_loss(s: torch.Tensor, target: torch.Tensor, living: torch.Tensor) -> float:
+    """Loss on the living cells only; s int8 [B, H, W, 16], living bool [B, H, W, 1]."""
+    error = (s[..., :4].float() / 2 ** spec.STATE_FRAC_BITS - target.permute(1, 2, 0)) ** 2 * living
+    return float(error.sum() / (living.sum() * 4))
 
 
 def erase_left_half(s: torch.Tensor) -> torch.Tensor:
@@ -45,6 +52,14 @@ def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu
                                  threshold), target)
         persist = int_loss(run_int(r, s, seeds, GROWTH_STEPS, PERSIST_STEPS, threshold), target)
 
+        g = torch.Generator().manual_seed(0)
+        living = (torch.rand(runs, H, W, 1, generator=g) >= DEAD_SHARE).to(device)
+        living[:, H // 2, W // 2] = True
+        s = intmodel.seed_state(runs, H, W, device)
+        for t in range(GROWTH_STEPS):
+            s = intmodel.step(r, s, seeds, t, threshold) * living
+        dead = living_loss(s, target, living)
+
         model = NCA.from_rule(rule).to(device)
         S = intmodel.seed_state(runs, H, W, device).permute(0, 3, 1, 2).float()
         for t in range(GROWTH_STEPS):
@@ -52,6 +67,7 @@ def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu
         float_growth = float(per_sample_loss(S, target).mean())
     return {"growth_loss": growth, "persist_loss": persist, "regen_loss": regen,
             "float_growth_loss": float_growth, "quantization_cost": growth - float_growth,
+            "dead_boards_loss": dead,
             "runs": runs, "fire_rate": fire_rate}
 
 

@@ -61,7 +61,14 @@ class Trainer:
         self.target_np = load_target(cfg.target, cfg.pattern_size, cfg.grid_size)
         self.target = torch.from_numpy(self.target_np).permute(2, 0, 1).to(self.device)
         self.gen = torch.Generator().manual_seed(cfg.seed)
-        self.model = NCA(cfg.hidden, seed=cfg.seed).to(self.device)
+        self.model = NCA(cfg.hidden, seed=cfg.seed)
+        if cfg.init_from:
+            start = modelfile.load(cfg.init_from)
+            if start.hidden != cfg.hidden:
+                raise modelfile.ModelFileError(cfg.init_from, "w1", f"{start.hidden} hidden units, the run asks for "
+                                               f"{cfg.hidden}")
+            self.model = NCA.from_rule(start)
+        self.model = self.model.to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.seed = seed_units(cfg.grid_size, self.device)
         self.pool = self.seed.repeat(cfg.pool_size, 1, 1, 1)
@@ -138,11 +145,16 @@ class Trainer:
             keep = ~circle_masks(cfg.damage, cfg.grid_size, self.gen, self.device)
             x[-cfg.damage:] *= keep[:, None]
 
+        living = self.living_cells() if cfg.dead_share else None
         steps = int(torch.randint(cfg.rollout_min, cfg.rollout_max, (), generator=self.gen))
         seeds = torch.randint(0, 2 ** 31, (cfg.batch,), generator=self.gen).to(self.device)
         for t in range(steps):
             fire = spec.fire_mask(seeds, t, cfg.grid_size, cfg.grid_size, self.threshold)
+            if living is not None:
+                x = x * living
             x = self.model.step(x, fire, quantize)
+        if living is not None:
+            x = x * living
         loss = per_sample_loss(x, self.target).mean()
 
         self.opt.zero_grad()
@@ -153,6 +165,16 @@ class Trainer:
         self.pool[idx] = x.detach()
         self.iteration += 1
         return loss.item()
+
+    def living_cells(self) -> torch.Tensor:
+        """[B, 1, H, W]: False where a board is dead (its neighbours read 0, as after a link
+        timeout), each sample with its own share of dead boards in [0, dead_share); the seed's
+        cell lives."""
+        cfg, g = self.cfg, self.cfg.grid_size
+        share = torch.rand(cfg.batch, 1, 1, generator=self.gen) * cfg.dead_share
+        living = torch.rand(cfg.batch, g, g, generator=self.gen) >= share
+        living[:, g // 2, g // 2] = True
+        return living[:, None].to(self.device)
 
     def export(self) -> modelfile.CellRule:
         cfg = self.cfg
