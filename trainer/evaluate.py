@@ -6,10 +6,10 @@ import torch
 from trainer import intmodel, spec
 from trainer.modelfile import CellRule, ModelFileError
 from trainer.nca import NCA
-from trainer.train import per_sample_loss
+from trainer.train import living_cells, per_sample_loss
 
 GROWTH_STEPS, PERSIST_STEPS, REGEN_STEPS = 200, 2000, 300
-DEAD_SHARE = 0.1   # dead boards (state 0, never fire) for the dead-boards figure: issue 5's fault
+DEAD_SHARE = 0.1   # dead boards (state held at 0) for the dead-boards figure: issue 5's fault
 BARS = {"growth_loss": 1e-3, "persist_loss": 1e-3, "regen_loss": 2e-3, "quantization_cost": 2e-4}
 
 
@@ -52,9 +52,8 @@ def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu
                                  threshold), target)
         persist = int_loss(run_int(r, s, seeds, GROWTH_STEPS, PERSIST_STEPS, threshold), target)
 
-        g = torch.Generator().manual_seed(0)
-        living = (torch.rand(runs, H, W, 1, generator=g) >= DEAD_SHARE).to(device)
-        living[:, H // 2, W // 2] = True
+        shares = torch.full((runs,), DEAD_SHARE)
+        living = living_cells(shares, H, W, torch.Generator().manual_seed(0))[..., None].to(device)
         s = intmodel.seed_state(runs, H, W, device)
         for t in range(GROWTH_STEPS):
             s = intmodel.step(r, s, seeds, t, threshold) * living

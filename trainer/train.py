@@ -47,6 +47,14 @@ def circle_masks(n: int, grid: int, gen: torch.Generator, device) -> torch.Tenso
     return d2 < (r ** 2)[:, None, None]
 
 
+def living_cells(shares: torch.Tensor, height: int, width: int, gen: torch.Generator) -> torch.Tensor:
+    """[B, H, W] bool: False where a board is dead, that share of each sample's boards (its state
+    is held at 0, so its neighbours read 0, as after a link timeout); the seed's cell lives."""
+    living = torch.rand(len(shares), height, width, generator=gen) >= shares[:, None, None]
+    living[:, height // 2, width // 2] = True
+    return living
+
+
 def learning_rate(cfg: TrainConfig, it: int) -> float:
     if it >= cfg.float_iters:
         return cfg.qat_lr
@@ -167,14 +175,10 @@ class Trainer:
         return loss.item()
 
     def living_cells(self) -> torch.Tensor:
-        """[B, 1, H, W]: False where a board is dead (its neighbours read 0, as after a link
-        timeout), each sample with its own share of dead boards in [0, dead_share); the seed's
-        cell lives."""
-        cfg, g = self.cfg, self.cfg.grid_size
-        share = torch.rand(cfg.batch, 1, 1, generator=self.gen) * cfg.dead_share
-        living = torch.rand(cfg.batch, g, g, generator=self.gen) >= share
-        living[:, g // 2, g // 2] = True
-        return living[:, None].to(self.device)
+        """[B, 1, H, W]: each sample with its own share of dead boards in [0, dead_share)."""
+        cfg = self.cfg
+        shares = torch.rand(cfg.batch, generator=self.gen) * cfg.dead_share
+        return living_cells(shares, cfg.grid_size, cfg.grid_size, self.gen)[:, None].to(self.device)
 
     def export(self) -> modelfile.CellRule:
         cfg = self.cfg
