@@ -202,7 +202,7 @@ int main(void)
                 r->tail = (uint8_t)((t + 1) & (LINK_RX_RING - 1));
                 if (n > 0) {
                     if (cell_on_frame(&cell, l, link_rx[l].buf, n, now)) {
-                        report(line); /* a host command reached us */
+                        report(line); /* a host command planted or cleared us */
                     }
                 } else if (n < 0) {
                     cell_on_bad_frame(&cell);
