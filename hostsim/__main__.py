@@ -1,4 +1,5 @@
-"""python -m hostsim {run, check}: the generated C on the host, and its bit-for-bit proof."""
+"""python -m hostsim {run, check, bench, fuzz}: the generated C on the host, its bit-for-bit
+proof against the PyTorch integer model, its speed beside it, and the parsers under hostile bytes."""
 import argparse
 import sys
 import time
@@ -9,7 +10,8 @@ import torch
 from tqdm import tqdm
 
 from hostsim.clib import CGrid, CompileError, CRule
-from hostsim.grids import UsageError, erase, parse_grid, parse_point, parse_rect, random_grid, seeded
+from hostsim.grids import (UsageError, check_fits_memory, erase, parse_grid, parse_point, parse_rect, random_grid,
+                           seeded)
 from trainer import intmodel, modelfile, spec
 from trainer.modelfile import ModelFileError
 
@@ -25,13 +27,11 @@ def add_common(p):
 
 
 def setup(args):
+    if args.steps < 1:
+        raise UsageError(f"--steps: expected at least 1, got {args.steps}")
     rule = modelfile.load(args.model)
-    if args.grid:
-        width, height = parse_grid(args.grid)
-    elif rule.target is not None:
-        height, width = rule.target.shape[:2]
-    else:
-        width, height = 24, 24
+    width, height = parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
+    check_fits_memory(width, height, rule.hidden)
     if args.damage_at is not None and args.damage_at < 0:
         raise UsageError(f"--damage-at: expected a step >= 0, got {args.damage_at}")
     rect = parse_rect(args.damage_rect, width, height) if args.damage_rect else (0, 0, width // 2, height)
@@ -153,8 +153,17 @@ def main(argv=None):
     b = sub.add_parser("bench", help="cell updates/s: generated C vs the PyTorch integer model on the CPU")
     add_common(b)
     b.add_argument("--steps", type=int, default=200)
+    f = sub.add_parser("fuzz", help="hostile bytes into the firmware's link and command parsers (ASan+UBSan) "
+                                    "and the monitor's line parser")
+    f.add_argument("--seconds", type=float, default=10.0, help="per parser")
+    f.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     try:
+        if args.cmd == "fuzz":
+            from hostsim import fuzz
+            if not 0 < args.seconds <= 86400:
+                raise UsageError(f"--seconds: expected more than 0, at most 86400, got {args.seconds}")
+            return fuzz.main(args.seconds, args.seed)
         return {"run": cmd_run, "check": cmd_check, "bench": cmd_bench}[args.cmd](args)
     except (ModelFileError, UsageError, CompileError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -33,12 +33,13 @@ def compiler() -> str:
 
 FIRMWARE_CORE = REPO / "firmware" / "core"
 CORE_SOURCES = ["cell.c", "link.c", "report.c", "core_shim.c"]
+CORE_SHIM = {"core": "core_shim.c", "fuzz": "fuzz.c"}  # firmware/host/: what the core is built with
 
 
 def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
     """kind 'lib': shared library (-O2); 'sanitized': stand-alone executable with UBSan+ASan;
     'core': the portable firmware core (firmware/core) with the rule, as a shared library,
-    built with the sanitizers. Returns the cached artefact; rebuilt only when sources change."""
+    built with UBSan; 'fuzz': the core with firmware/host/fuzz.c, an executable with UBSan+ASan. Returns the cached artefact; rebuilt only when sources change."""
     files = render(rule, source_name)
     for name in ("hostsim.c", "hostsim.h", "main.c"):
         files[name] = (CSRC / name).read_text()
@@ -47,11 +48,15 @@ def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
         flags, sources, artefact = WARNINGS + ["-O2", "-fPIC", "-shared"], RULE_SOURCES, "libnca.so"
     elif kind == "sanitized":
         flags, sources, artefact = WARNINGS + SANITIZE, RULE_SOURCES + ["main.c"], "hostsim"
-    elif kind == "core":
-        for path in list(FIRMWARE_CORE.glob("*.[ch]")) + [REPO / "firmware" / "host" / "core_shim.c"]:
+    elif kind in ("core", "fuzz"):
+        for path in list(FIRMWARE_CORE.glob("*.[ch]")) + [REPO / "firmware" / "host" / f"{CORE_SHIM[kind]}"]:
             files[path.name] = path.read_text()
-        flags = WARNINGS + ["-O1", "-g", "-fPIC", "-shared", "-fsanitize=undefined", "-fno-sanitize-recover=all"]
-        sources, artefact = ["nca_rule.c", "nca_common.c", "nca_weights.c", *CORE_SOURCES], "libcore.so"
+        if kind == "core":
+            flags = WARNINGS + ["-O1", "-g", "-fPIC", "-shared", "-fsanitize=undefined", "-fno-sanitize-recover=all"]
+            artefact = "libcore.so"
+        else:
+            flags, artefact = WARNINGS + SANITIZE, "fuzz"
+        sources = ["nca_rule.c", "nca_common.c", "nca_weights.c", *CORE_SOURCES[:-1], CORE_SHIM[kind]]
     else:
         raise ValueError(kind)
     def compile_in(folder: Path, tmp: str):

@@ -1,4 +1,5 @@
 """Grid set-ups shared by `run` and `check`: parsing, seeding, damage."""
+import os
 import re
 
 import numpy as np
@@ -15,6 +16,31 @@ def parse_grid(text: str) -> tuple[int, int]:
     if not m or not (1 <= int(m[1]) <= 65535 and 1 <= int(m[2]) <= 65535):
         raise UsageError(f"--grid: expected WIDTHxHEIGHT like 24x24 (1..65535 each), got {text!r}")
     return int(m[1]), int(m[2])
+
+
+def bytes_per_cell(hidden: int) -> int:
+    """Peak memory of one cell in the integer model's update (int64 perception and its float64
+    copy, the hidden layer as float64 and int64), with room to spare."""
+    return 3 * 8 * (spec.PERCEPTION + hidden) + 64 * spec.CHANNELS
+
+
+def available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits_memory(width: int, height: int, hidden: int, option: str = "--grid") -> None:
+    """Refuse up front a grid the integer model cannot hold, instead of dying in an allocation."""
+    need, have = width * height * bytes_per_cell(hidden), available_memory()
+    if need > have // 2:
+        raise UsageError(f"{option}: a {width}x{height} grid needs about {need / 2 ** 30:.1f} GiB for a rule with "
+                         f"{hidden} hidden units; this machine has {have / 2 ** 30:.1f} GiB available: use a smaller grid")
 
 
 def parse_point(text: str, width: int, height: int, option: str) -> tuple[int, int]:

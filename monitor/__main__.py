@@ -14,7 +14,7 @@ import serial
 
 from monitor import render
 from monitor.grid_state import GridState
-from trainer import modelfile
+from trainer import modelfile, spec
 
 COMMAND_GAP_S = 0.1   # a board takes one command line at a time (firmware/avr/main.c)
 
@@ -59,8 +59,11 @@ def main(argv=None) -> int:
     if args.size:
         try:
             width, height = (int(v) for v in args.size.lower().split("x"))
+            if not (1 <= width <= spec.GRID_MAX and 1 <= height <= spec.GRID_MAX):
+                raise ValueError
         except ValueError:
-            print(f"error: --size wants WIDTHxHEIGHT, e.g. 24x24, got {args.size!r}", file=sys.stderr)
+            print(f"error: --size wants WIDTHxHEIGHT, each 1..{spec.GRID_MAX} (a board's coordinate is one byte), "
+                  f"e.g. 24x24, got {args.size!r}", file=sys.stderr)
             return 2
     sends = [(0.0, "H")] + sorted(args.send)   # H: the board says who it is and the grid's size
     if args.grow:

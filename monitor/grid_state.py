@@ -1,14 +1,20 @@
 """The grid as the host sees it, assembled from the lines boards print on their USB serial
 (docs/grid.md, "The host's view"): a lone board's "S" lines, or a gateway's "R" reports of every
-board. Survives garbage bytes, partial lines, unknown lines, and boards that fall silent."""
+board. Any byte stream is survivable: garbage bytes, partial, overlong and unknown lines, sizes
+and coordinates outside what the firmware can report (one byte each, 0xFF meaning unknown), and
+boards that fall silent are counted or shown, never a reason to stop."""
+import re
 import time
 
 import numpy as np
 
 from trainer import spec
+from trainer.plaintext import plain
 
 MAX_LINE = 256     # a longer run of bytes without a newline is garbage
 UNKNOWN = 0xFF     # coordinate not learnt (cell.h CELL_UNKNOWN)
+KEEP_ERRORS = 10   # the board's last few "E" lines
+HEX = re.compile(r"[0-9a-f]+")
 
 
 class GridState:
@@ -17,7 +23,7 @@ class GridState:
         self.silent_after_s = silent_after_s
         self.rgba = {}            # (x, y) -> int8 [R, G, B, A] of the last report
         self.heard = {}           # (x, y) -> host time of the last report
-        self.hello = None         # (rule id, model name) of the attached board
+        self.hello = None         # (rule id, model name) of the attached board, made safe to print
         self.attached = None      # the attached board's last "S" line: dict
         self.reports = self.lines = self.bad_lines = 0
         self.errors = []          # "E" lines: the attached board refused a command
@@ -46,24 +52,36 @@ class GridState:
 
     def _parse(self, f: list, now: float):
         if f[0] == "R" and len(f) == 2 and len(f[1]) == 12:
-            x, y, *rgba = bytes.fromhex(f[1])
-            if x == UNKNOWN or y == UNKNOWN or (self.width and x >= self.width) or (self.height and y >= self.height):
+            x, y, *rgba = bytes.fromhex(_hex(f[1]))
+            if not self._inside(x, y):
                 raise ValueError("report from outside the grid")
             self.rgba[(x, y)] = np.array(rgba, np.uint8).view(np.int8)
             self.heard[(x, y)] = now
             self.reports += 1
         elif f[0] == "S" and len(f) == 8 and len(f[2]) == 2 * spec.CHANNELS:
-            state = np.frombuffer(bytes.fromhex(f[2]), np.int8)
-            self.attached = dict(fires=int(f[1], 16), state=state, good=int(f[3], 16), bad=int(f[4], 16),
-                                 x=int(f[5], 16), y=int(f[6], 16), hops=int(f[7], 16), at=now)
-        elif f[0] == "H" and len(f) >= 6 and f[1] == "nca-cell":
-            self.hello = (f[3], f[4])
-            if len(f) >= 7 and self.width is None:
-                self.width, self.height = int(f[5]), int(f[6])
+            state = np.frombuffer(bytes.fromhex(_hex(f[2])), np.int8)
+            fires, good, bad = (int(_hex(v), 16) for v in (f[1], f[3], f[4]))
+            x, y, hops = (int(_hex(v), 16) for v in f[5:8])
+            if max(fires, good, bad) > 0xFFFF or max(x, y, hops) > 0xFF:
+                raise ValueError("S line field out of range")
+            if not self._inside(x, y):   # a board told coordinates outside the grid: position unknown
+                x = y = UNKNOWN
+            self.attached = dict(fires=fires, state=state, good=good, bad=bad, x=x, y=y, hops=hops, at=now)
+        elif f[0] == "H" and len(f) >= 7 and f[1] == "nca-cell":
+            # H nca-cell <protocol> <rule id> <model name, maybe with spaces> <width> <height>
+            width, height = int(f[-2]), int(f[-1])
+            if not (1 <= width <= spec.GRID_MAX and 1 <= height <= spec.GRID_MAX):
+                raise ValueError("grid size outside what boards can report")
+            self.hello = (plain(f[3], 16), plain(" ".join(f[4:-2]), 40))
+            if self.width is None:
+                self.width, self.height = width, height
         elif f[0] == "E":
-            self.errors.append(" ".join(f[1:]))
+            self.errors = (self.errors + [plain(" ".join(f[1:]), 60)])[-KEEP_ERRORS:]
         else:
-            raise ValueError(f"unknown line {f[0]!r}")
+            raise ValueError("unknown line")
+
+    def _inside(self, x: int, y: int) -> bool:
+        return x < (self.width or UNKNOWN) and y < (self.height or UNKNOWN)
 
     @property
     def grid_mode(self) -> bool:
@@ -78,8 +96,9 @@ class GridState:
         return w, h
 
     def _attached_xy(self):
+        """The attached board's place, if it knows it and the grid's size is known."""
         a = self.attached
-        return (a["x"], a["y"]) if a and a["x"] != UNKNOWN else None
+        return (a["x"], a["y"]) if a and a["x"] != UNKNOWN and self.width is not None else None
 
     def cells(self) -> dict:
         """(x, y) -> int8 RGBA of every board heard from."""
@@ -94,7 +113,8 @@ class GridState:
         w, h = self.size()
         out = np.zeros((h, w, 4), np.int8)
         for (x, y), v in self.cells().items():
-            out[y, x] = v
+            if x < w and y < h:
+                out[y, x] = v
         return out
 
     def rgba_array(self) -> np.ndarray:
@@ -116,3 +136,10 @@ class GridState:
         if rgba.shape != target.shape:
             raise ValueError(f"the grid is {rgba.shape[1]}x{rgba.shape[0]}, the target {target.shape[1]}x{target.shape[0]}")
         return float(((rgba - target) ** 2).mean())
+
+
+def _hex(text: str) -> str:
+    """Lower-case hex digits only (int(' 1_0', 16) and bytes.fromhex(' a b') would take more)."""
+    if not HEX.fullmatch(text):
+        raise ValueError(f"not hex: {text!r:.20}")
+    return text

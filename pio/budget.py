@@ -1,6 +1,6 @@
 """The cell's budget for a firmware ELF, printed by every `pio run` (and checked by the tests):
-flash <= 10,240 bytes; static RAM + measured peak stack <= 1,024 bytes; the rule's working
-memory <= 256 bytes. The stack is measured by running the firmware in simavr with a seed
+flash <= 10,240 bytes; static RAM + measured peak stack <= 1,536 bytes (of the ATmega328P's
+2,048: a quarter stays free); the rule's working memory <= 256 bytes. The stack is measured by running the firmware in simavr with a seed
 planted, so the rule runs with the link interrupts going."""
 import subprocess
 import sys
@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-FLASH_MAX, RAM_MAX, RULE_RAM_MAX = 10240, 1024, 256
+FLASH_MAX, RAM_MAX, RULE_RAM_MAX = 10240, 1536, 256
 
 
 def sections(elf: str) -> dict:
@@ -26,8 +26,17 @@ def measure(elf: str) -> dict:
     flash = s.get(".text", 0) + s.get(".data", 0)
     static = s.get(".data", 0) + s.get(".bss", 0)
     _, stack = run_firmware(Path(elf), 16_000_000, "P")  # 1 s with a planted seed: the rule runs
-    rule_ram = report(modelfile.load()).ram_bytes
+    rule_ram = report(modelfile.load()).ram_bytes  # the same for every rule: hidden units are streamed
     return {"flash": flash, "static_ram": static, "stack_peak": stack, "ram": static + stack, "rule_ram": rule_ram}
+
+
+def built_rule() -> str:
+    """Which rule generated/ held for this build (codegen's manifest)."""
+    from codegen import outdir
+    man, problem = outdir.read_manifest(REPO / "generated")
+    if man is None:
+        return f"unknown ({problem})"
+    return f"{man['model']['name']} (sha256 {man['model']['rule_hash'][:16]})"
 
 
 def main(elf: str) -> int:
@@ -36,7 +45,7 @@ def main(elf: str) -> int:
             (f"RAM: static {m['static_ram']} + measured peak stack {m['stack_peak']}", m["ram"], RAM_MAX),
             ("rule working memory (state, 8 neighbours, activations)", m["rule_ram"], RULE_RAM_MAX)]
     ok = True
-    print("cell budget:")
+    print(f"cell budget of rule {built_rule()}:")
     for name, used, limit in rows:
         ok &= used <= limit
         print(f"  {name:58s} {used:6d} / {limit:6d} bytes  {'ok' if used <= limit else 'OVER BUDGET'}")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from codegen.build import FILES, build
+from codegen.outdir import MANIFEST
 from conftest import random_rule
 from trainer import modelfile, spec
 
@@ -23,7 +24,7 @@ def defines(text: str) -> dict:
 
 
 def test_every_file_says_it_is_generated_and_from_what(generated, shipped_rule):
-    assert sorted(p.name for p in generated.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in generated.iterdir()) == sorted(FILES + (MANIFEST,))
     for name in FILES:
         head = (generated / name).read_text().splitlines()[:3]
         text = "\n".join(head)

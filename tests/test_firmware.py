@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from avrsim.build import run_firmware
-from conftest import pio
+from conftest import pio, random_rule
+from trainer import modelfile
 
 @pytest.fixture(scope="module")
 def built(project):
@@ -16,24 +17,64 @@ def built(project):
     return project, r.stdout
 
 
-def test_offline_build_runs_codegen_and_prints_the_budget(built):
+def test_offline_build_runs_codegen_and_prints_the_budget(built, shipped_rule):
     project, out = built
-    assert "codegen: generated/ is missing or stale" in out
+    assert "codegen: regenerating generated/ (no generated/ yet: the shipped default rule)" in out
+    assert f"rule lizard (sha256 {shipped_rule.content_hash()[:16]})" in out
     assert (project / "generated" / "nca_rule.h").is_file()
     assert (project / ".pio" / "build" / "nano" / "program.hex").is_file()
     budget = dict(re.findall(r"^\s+(flash|RAM|rule working memory)\b.*?(\d+) /\s+(?:\d+) bytes  ok$", out, re.M))
     assert set(budget) == {"flash", "RAM", "rule working memory"}, out[-2000:]
-    assert int(budget["flash"]) <= 10240 and int(budget["RAM"]) <= 1024 and int(budget["rule working memory"]) <= 256
+    assert int(budget["flash"]) <= 10240 and int(budget["RAM"]) <= 1536 and int(budget["rule working memory"]) <= 256
 
 
-def test_stale_or_missing_generated_c_is_rebuilt(built):
+def hello_hash(elf) -> str:
+    text, _ = run_firmware(elf, 1_000_000)
+    return text.split("\n")[0].split()[3]
+
+
+def test_the_documented_flow_flashes_the_users_rule(built, tmp_path):
+    """codegen build --model X, then pio run: the firmware is X (its hello line's rule hash), and
+    pio run says so; a changed X is regenerated; a hand-edited generated/ is refused; a
+    custom_nca_model that contradicts codegen build is an error naming both."""
     project, _ = built
-    rule_h = project / "generated" / "nca_rule.h"
-    rule_h.write_text(rule_h.read_text() + "/* edited by hand */\n")
-    out = pio(project, "run", "-e", "nano").stdout
-    assert "stale (nca_rule.h)" in out and "edited by hand" not in rule_h.read_text()
-    out = pio(project, "run", "-e", "nano").stdout
-    assert "codegen:" not in out   # up to date: not regenerated
+    elf = project / ".pio" / "build" / "nano" / "program.elf"
+    rule = random_rule(7)
+    mine = modelfile.save(rule, project / "models" / "mine.npz")
+    try:
+        r = subprocess.run([sys.executable, "-m", "codegen", "build", "--model", "models/mine.npz"], cwd=project,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        out = pio(project, "run", "-e", "nano").stdout
+        assert f"rule test-random-7 (sha256 {rule.content_hash()[:16]})" in out and "regenerating" not in out
+        assert hello_hash(elf) == rule.content_hash()[:16]
+
+        retrained = random_rule(8)
+        retrained.meta["name"] = "mine-v2"
+        modelfile.save(retrained, mine)                  # the user retrains into the same file
+        out = pio(project, "run", "-e", "nano").stdout
+        assert "changed since generated/ was written" in out and "rule mine-v2" in out
+        assert hello_hash(elf) == retrained.content_hash()[:16]
+
+        weights = project / "generated" / "nca_weights.c"
+        weights.write_text(weights.read_text().replace("{ ", "{ 1 + ", 1))
+        r = pio(project, "run", "-e", "nano", check=False)
+        assert r.returncode != 0 and "nca_weights.c" in r.stderr and "edited by hand" in r.stderr
+        assert hello_hash(elf) == retrained.content_hash()[:16]   # nothing was flashed or built from it
+
+        subprocess.run([sys.executable, "-m", "codegen", "build", "--model", "models/mine.npz"], cwd=project, check=True,
+                       capture_output=True)
+        ini = project / "platformio.ini"
+        text = ini.read_text()
+        try:
+            ini.write_text(text.replace("[env:nano]", "[env:nano]\ncustom_nca_model = models/lizard.npz"))
+            r = pio(project, "run", "-e", "nano", check=False)
+            assert r.returncode != 0 and "custom_nca_model" in r.stderr and "mine-v2" in r.stderr
+        finally:
+            ini.write_text(text)
+    finally:
+        mine.unlink()
+        subprocess.run([sys.executable, "-m", "codegen", "build"], cwd=project, check=True, capture_output=True)
 
 
 def test_bad_model_stops_the_build(built):
@@ -43,7 +84,7 @@ def test_bad_model_stops_the_build(built):
     bad = project / "models" / "bad.npz"
     bad.write_bytes(b"not a model")
     try:
-        ini.write_text(text.replace("custom_nca_model = models/lizard.npz", "custom_nca_model = models/bad.npz"))
+        ini.write_text(text.replace("[env:nano]", "[env:nano]\ncustom_nca_model = models/bad.npz"))
         r = pio(project, "run", "-e", "nano", check=False)
         assert r.returncode != 0 and "bad.npz: file: not a readable .npz" in r.stdout + r.stderr
     finally:

@@ -9,9 +9,10 @@ from hypothesis import given, settings, strategies as st
 
 from hostsim import clib
 
+VERSION, STATE, REPORT, COMMAND, ACK = 3, 1, 2, 3, 4   # link.h
 N, E, S, W = range(4)                                   # links (cell.h)
 NW, NN, NE, WW, EE, SW, SS, SE = range(8)               # neighbour slots (nca_rule.h)
-TIMEOUT_MS, HEARTBEAT_MS, WAIT_MIN, WAIT_SPAN = 1000, 250, 100, 256
+TIMEOUT_MS, HEARTBEAT_MS, WAIT_MIN, WAIT_SPAN, RETRY_MS, QUEUE = 1000, 250, 100, 256, 150, 16
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def encode(core, raw: bytes) -> bytes:
     return bytes(out[:n])
 
 
-def raw_frame(core, states, flags=3, version=2, ftype=1, where=(255, 255, 255)) -> bytes:
+def raw_frame(core, states, flags=3, version=VERSION, ftype=STATE, where=(255, 255, 255)) -> bytes:
     """A state frame (three states and where the sender is), or another type's payload bytes."""
     body = bytes([version, ftype, flags]) + b"".join(np.asarray(s, np.int8).tobytes() for s in states)
     if ftype == 1 and len(states) == 3:
@@ -135,7 +136,7 @@ def test_bad_frames_are_dropped_counted_and_the_next_one_is_taken(core, damage):
     elif damage == "truncate":
         wire = encode(core, raw)[:20] + b"\x00"
     elif damage == "version":
-        wire = encode(core, raw_frame(core, [np.full(16, 5)] * 3, version=1))   # the old protocol
+        wire = encode(core, raw_frame(core, [np.full(16, 5)] * 3, version=2))   # the old protocol
     elif damage == "type":
         wire = encode(core, raw_frame(core, [np.full(16, 5)] * 3, ftype=7))
     elif damage == "short":
@@ -238,11 +239,12 @@ SIDES = ((N, 0, -1), (E, 1, 0), (S, 0, 1), (W, -1, 0))
 class Patch:
     """W x H cells wired as boards are, exchanging whatever frames they build every 10 ms."""
 
-    def __init__(self, core, width, height):
+    def __init__(self, core, width, height, corrupt=0.0, seed=0):
         self.core, self.width, self.height, self.now = core, width, height, 0
         self.cells = {(x, y): Cell(core, seed=1 + y * width + x) for y in range(height) for x in range(width)}
         self.dead = set()
         self.at_host = []
+        self.corrupt, self.rng = corrupt, np.random.default_rng(seed)   # share of bytes with a bit flipped
 
     def run(self, ms, gateway=None):
         for _ in range(ms // 10):
@@ -256,11 +258,19 @@ class Patch:
                 for link, dx, dy in SIDES:   # what (x, y) sends on `link` arrives on the facing side
                     to = (x + dx, y + dy)
                     if to in self.cells and to not in self.dead and wire:
-                        self.cells[to].receive((link + 2) % 4, wire, self.now)
+                        self.cells[to].receive((link + 2) % 4, self.noisy(wire), self.now)
             if gateway:
                 out = buf(size=6)
                 while self.core.cell_take_report(self.cells[gateway].mem, out):
                     self.at_host.append(bytes(out))
+
+
+    def noisy(self, wire: bytes) -> bytes:
+        if not self.corrupt:
+            return wire
+        hit = self.rng.random(len(wire)) < self.corrupt
+        bits = self.rng.integers(0, 8, len(wire))
+        return bytes(b ^ (1 << int(k)) if h else b for b, h, k in zip(wire, hit, bits))
 
 
 def test_boards_learn_coordinates_and_routes_from_the_gateway(core):
@@ -291,12 +301,112 @@ def test_reports_reach_the_gateway_with_coordinates_and_rgba(core):
     assert line.raw[:n] == b"R " + p.at_host[0].hex().encode() + b"\n"
 
 
+def report_frame(core, reports: bytes, to_link: int, seq: int, acks: int = 0) -> bytes:
+    """A report frame as a board sends it: for its neighbour on `to_link`, sequence bit `seq`."""
+    return encode(core, _with_crc(core, bytes([VERSION, REPORT, to_link | seq << 2 | acks << 4]) + reports))
+
+
+def decode(core, wire: bytes) -> bytes:
+    """The frame (version, type, flags, payload) inside the wire bytes of one frame."""
+    rx = ctypes.create_string_buffer(core.shim_rx_size())
+    for b in wire:
+        n = core.link_rx_byte(rx, b)
+    assert n > 0, wire
+    return bytes(core.shim_rx_buf(rx)[:n])
+
+
+def test_reports_of_every_board_reach_the_gateway_over_noisy_links(core):
+    """1% of the bytes on every link get a bit flipped: a 4-report frame then survives one hop
+    3 times in 4, and the 10 hops from the far corner 1 time in 20, without acknowledgements.
+    With them, every board is heard."""
+    p = Patch(core, 6, 6, corrupt=0.01, seed=1)
+    for (x, y), c in p.cells.items():
+        c.set_state(np.array([x, y, 7, 64] + [0] * 12, np.int8))
+    p.cells[(0, 0)].command("G 0 0")
+    p.run(10000, gateway=(0, 0))
+    heard = {(r[0], r[1]) for r in p.at_host}
+    assert heard == set(p.cells), sorted(set(p.cells) - heard)
+    for r in p.at_host:
+        assert r[2:] == bytes([r[0], r[1], 7, 64])
+    bad = sum(c.get()[2]["bad"] for c in p.cells.values())
+    assert bad > 50                                   # the noise was there, and caught
+
+
 def test_reports_are_taken_only_by_the_addressed_neighbour(core):
     report = bytes([3, 4, 1, 2, 3, 64])
-    for flags, queued in ((W, 0), (E, 1)):    # arrives on our west side: the sender sent it east
+    for to_link, queued in ((W, 0), (E, 1)):    # arrives on our west side: the sender sent it east
         c = Cell(core)
-        c.receive(W, encode(core, _with_crc(core, bytes([2, 2, flags]) + report)))
+        c.receive(W, report_frame(core, report, to_link, seq=1))
         assert c.where()["queued"] == queued and c.get()[2]["good"] == 1
+
+
+def test_report_frames_are_acked_and_a_repeat_is_not_taken_twice(core):
+    c = Cell(core)
+    reports = bytes([3, 4, 1, 2, 3, 64, 5, 6, 7, 8, 9, 64])
+    c.receive(W, report_frame(core, reports, E, seq=1))
+    assert c.where()["queued"] == 2
+    flags = decode(core, c.frame(now=0))[2]            # the next frame, whatever its type, acks it
+    assert (flags >> (4 + W)) & 1 == 1 and flags >> 4 == 1 << W
+    c.receive(W, report_frame(core, reports, E, seq=1))  # our ack was lost: the sender repeats
+    assert c.where()["queued"] == 2                     # not taken twice...
+    assert decode(core, c.frame(now=1))[1:] == bytes([ACK, 1 << (4 + W)])   # ...but acked again
+    c.receive(W, report_frame(core, reports, E, seq=0))  # the next frame: taken
+    assert c.where()["queued"] == 4
+
+
+def test_a_full_queue_takes_no_frame_and_acks_none(core):
+    c = Cell(core)
+    four = bytes(range(1, 25))
+    for link in (W, N, S):                               # 12 of the queue's 16 places
+        c.receive(link, report_frame(core, four, (link + 2) % 4, seq=1))
+    c.receive(E, report_frame(core, four, W, seq=1))     # 16 would fill it: one place stays free
+    assert c.where()["queued"] == QUEUE - 4
+    assert decode(core, c.frame(now=0))[2] >> 4 == (1 << W) | (1 << N) | (1 << S)   # E not acked: it retries
+    c.receive(E, report_frame(core, four[:6], W, seq=1))
+    assert c.where()["queued"] == QUEUE - 3
+
+
+def test_reports_wait_for_the_ack_and_are_sent_again_after_the_retry_time(core):
+    """A board 2 hops out: its reports go to its parent until the parent acks them."""
+    c = Cell(core)
+    # the gateway (0, 0) on our west side: our parent is W, we are at (1, 0)
+    c.receive(W, encode(core, raw_frame(core, [np.zeros(16)] * 3, flags=0, where=(0, 0, 0))), now=0)
+    core.cell_expire(c.mem, 0)
+    assert c.where() == {"x": 1, "y": 0, "hops": 1, "queued": 1}      # its own report is queued
+    assert decode(core, c.frame(now=0))[1] == STATE                    # state frames go first
+    sent = decode(core, c.frame(now=10))
+    assert sent[1] == REPORT and sent[2] & 3 == W and sent[3:5] == bytes([1, 0])
+    seq = (sent[2] >> 2) & 1
+    assert c.frame(now=100) == b""                                     # waiting for the ack
+    assert decode(core, c.frame(now=10 + RETRY_MS)) == sent            # no ack: the same frame again
+    nack = encode(core, raw_frame(core, [np.zeros(16)] * 3, flags=(seq ^ 1) << (4 + E), where=(0, 0, 0)))
+    c.receive(W, nack, now=200)                                        # the parent acks something else
+    assert c.where()["queued"] == 1
+    ack = encode(core, raw_frame(core, [np.zeros(16)] * 3, flags=seq << (4 + E), where=(0, 0, 0)))
+    c.receive(N, ack, now=210)                                         # not from the parent: no ack
+    assert c.where()["queued"] == 1
+    c.receive(W, ack, now=220)
+    assert c.where()["queued"] == 0 and c.frame(now=230) == b""
+
+
+def test_command_frames_with_an_unknown_op_or_a_reversed_rectangle_are_bad_and_not_passed_on(core):
+    for op, rect in ((ord("Q"), (0, 0, 5, 5)), (ord("Z"), (3, 0, 1, 5)), (ord("P"), (0, 4, 5, 2))):
+        c = Cell(core)
+        c.command("G 1 1")
+        c.set_state(np.full(16, 9, np.int8))
+        body = bytes([VERSION, COMMAND, 0, 0x12, 0x34, op, *rect])
+        c.receive(N, encode(core, _with_crc(core, body)))
+        state, _, counters = c.get()
+        assert counters["bad"] == 1 and counters["good"] == 0 and (state == 9).all()
+        frame = decode(core, c.frame(now=0))
+        assert frame[1] != COMMAND                    # not passed on
+
+
+@pytest.mark.parametrize("n", [1, 5, 7, 11, 25, 30])
+def test_report_frames_of_broken_length_are_bad_and_queue_nothing(core, n):
+    c = Cell(core)
+    c.receive(W, report_frame(core, bytes(range(1, n + 1)), E, seq=1))
+    assert c.get()[2]["bad"] == 1 and c.where()["queued"] == 0
 
 
 def _with_crc(core, body: bytes) -> bytes:
@@ -325,7 +435,7 @@ def test_host_commands_flood_the_grid_and_act_on_their_rectangle_once(core):
 
 
 @pytest.mark.parametrize("line", ["", "G", "G 1", "P 1", "P 1 2 3", "P 1 2 3 4 5", "X 1 2", "P 300 1",
-                                  "P a b", "Z 1,2", "P 1  2x"])
+                                  "P a b", "Z 1,2", "P 1  2x", "Z 5 0 1 3", "P 0 4 3 2", "Q 1 2 3 4"])
 def test_malformed_host_commands_are_refused(core, line):
     c = Cell(core)
     c.set_state(np.full(16, 3, np.int8))

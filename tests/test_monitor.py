@@ -164,3 +164,53 @@ def test_platformio_filter_draws_the_grid():
     assert out.startswith(render.HOME) and out.count("\x1b[48;2;") == 12 and "4x3 grid: 12 boards" in out
     assert f.rx(report(0, 0, [0, 0, 0, 0]).decode()) == ""      # redraws at most 4 times a second
     assert f.tx("P 1 1\n") == "P 1 1\n"
+
+
+# --- issue 10: any byte stream from a port is survivable ----------------------------------------
+
+def test_a_board_told_coordinates_outside_the_grid_does_not_stop_the_picture():
+    g = GridState()
+    g.feed(b"H nca-cell 2 0123456789abcdef lizard 24 24\n")
+    g.feed(b"S 0003 " + b"40" * 16 + b" 0001 0000 1e 1e 00\n")     # a board told "G 30 30"
+    g.feed(report(30, 30, [1, 2, 3, 64]))                          # and its report
+    assert g.bad_lines == 1 and g.int8_array().shape == (1, 1, 4)  # drawn as the lone board it is
+    assert "one board: 3 updates" in render.status(g) and render.terminal(g)
+
+
+@pytest.mark.parametrize("hello", [b"H nca-cell 2 0123456789abcdef lizard -3 24", b"H nca-cell 2 0123456789abcdef lizard 100000 24",
+                                   b"H nca-cell 2 0123456789abcdef lizard 0 0", b"H nca-cell 2 0123456789abcdef lizard 256 2"])
+def test_hello_lines_with_impossible_grid_sizes_are_counted_not_believed(hello):
+    g = GridState()
+    g.feed(hello + b"\n" + report(2, 1, [1, 2, 3, 64]))
+    assert g.bad_lines == 1 and g.width is None and g.size() == (3, 2)
+
+
+def test_a_hello_with_spaces_or_escapes_in_the_name_is_read_and_printed_safely():
+    g = GridState()
+    g.feed(b"H nca-cell 2 0123456789abcdef my \x1b[2Jrule 4 3\nE \x1b]0;owned\x07 bad\n")
+    assert (g.width, g.height) == (4, 3) and g.hello[1].startswith("my ") and "\x1b" not in g.hello[1]
+    status = render.status(g)
+    assert "\x1b" not in status and "\x07" not in status and "board says:" in status
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=60), st.sampled_from([
+    b"H nca-cell 2 ab x 24 24\n", b"R 0a0b01020340\n", b"S 0001 " + b"00" * 16 + b" 0 0 ff ff ff\n",
+    b"R ffff00000000\n", b"S 1 2\n", b"H nca-cell 2 x y 255 255\n", b"E \xff\n"])), max_size=40))
+def test_any_byte_stream_is_survived_and_sizes_stay_what_boards_can_report(chunks):
+    g = GridState()
+    for c in chunks:
+        g.feed(c, now=1.0)
+    w, h = g.size()
+    assert 1 <= w <= 255 and 1 <= h <= 255 and g.int8_array().shape == (h, w, 4)
+    render.terminal(g, now=2.0)
+    render.status(g, now=2.0)
+    assert len(g.errors) <= 10
+
+
+def test_hostsim_fuzz_smoke():
+    """CI's smoke run of the fuzzers (python -m hostsim fuzz runs them for as long as you like)."""
+    r = subprocess.run([sys.executable, "-m", "hostsim", "fuzz", "--seconds", "2"], capture_output=True, text=True,
+                       cwd=REPO, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "no crash, no undefined behaviour" in r.stdout and "no exception, sizes in bounds" in r.stdout

@@ -7,7 +7,12 @@ import sys
 from trainer import modelfile
 from trainer.config import TrainConfig, tiny
 from trainer.modelfile import ModelFileError
+from trainer.train import TrainError
 from trainer.target import TargetError
+
+
+class UsageError(ValueError):
+    pass
 
 
 def cmd_train(args):
@@ -17,6 +22,10 @@ def cmd_train(args):
     overrides = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(TrainConfig)} and v is not None}
     cfg = dataclasses.replace(cfg, **overrides)
     trainer = Trainer(cfg, device=args.device)
+    if args.restart:
+        old = trainer.set_checkpoint_aside()
+        if old:
+            print(f"--restart: the old checkpoint is kept as {old}")
     rule = trainer.run(progress=not args.quiet)
     if args.out:
         modelfile.save(rule, args.out)
@@ -40,7 +49,9 @@ def print_eval(result, bars, passes):
 
 def cmd_eval(args):
     from trainer.evaluate import BARS, evaluate, passes
-    path = args.model or modelfile.DEFAULT_MODEL
+    if args.runs < 1:
+        raise UsageError(f"--runs: expected at least 1 schedule seed, got {args.runs}")
+    path = args.model_option or args.model or modelfile.DEFAULT_MODEL
     rule = modelfile.load(path)
     result = evaluate(rule, runs=args.runs, device=args.device or "cpu", path=path)
     if args.json:
@@ -54,6 +65,8 @@ def cmd_eval(args):
 def cmd_init(args):
     from trainer.nca import NCA
     import torch
+    if not 1 <= args.hidden <= 1024:
+        raise UsageError(f"--hidden: expected 1..1024, got {args.hidden}")
     model = NCA(args.hidden, seed=args.seed)
     g = torch.Generator().manual_seed(args.seed + 1)
     with torch.no_grad():  # a rule that does something: random second layer and biases
@@ -92,10 +105,13 @@ def main(argv=None):
     t.add_argument("--out-dir", dest="out_dir", help="run folder: checkpoint, model, pictures (resumes if present)")
     t.add_argument("--out", help="also write the model file here (e.g. models/lizard.npz)")
     t.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    t.add_argument("--restart", action="store_true",
+                   help="start over even if the run folder has a checkpoint (kept as checkpoint.npz.old)")
     t.add_argument("--no-eval", action="store_true")
     t.add_argument("--quiet", action="store_true")
     e = sub.add_parser("eval", help="quality bars of a model (default: the shipped rule)")
-    e.add_argument("model", nargs="?")
+    e.add_argument("model", nargs="?", help=argparse.SUPPRESS)   # the old spelling
+    e.add_argument("--model", dest="model_option", help="model file (default: the shipped rule)")
     e.add_argument("--json", action="store_true")
     e.add_argument("--runs", type=int, default=16, help="schedule seeds to average over")
     e.add_argument("--device")
@@ -109,7 +125,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         return {"train": cmd_train, "eval": cmd_eval, "init": cmd_init, "bench": cmd_bench}[args.cmd](args) or 0
-    except (ModelFileError, TargetError) as err:
+    except (ModelFileError, TargetError, TrainError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -1,6 +1,8 @@
 """Training configuration as plain code. `TrainConfig()` is the shipped default rule's recipe."""
 import dataclasses
 
+from trainer import spec
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -30,6 +32,35 @@ class TrainConfig:
     @property
     def total_iters(self) -> int:
         return self.float_iters + self.qat_iters
+
+    def problems(self) -> list:
+        """What is wrong with this config, as 'field: expected ..., got ...' (checked before training)."""
+        from trainer.modelfile import name_problem
+        checks = [
+            ("hidden", 1 <= self.hidden <= 1024, "1..1024"),
+            ("pattern_size", 1 <= self.pattern_size <= spec.GRID_MAX, f"1..{spec.GRID_MAX}"),
+            ("grid_size", self.pattern_size <= self.grid_size <= spec.GRID_MAX,
+             f"pattern_size ({self.pattern_size})..{spec.GRID_MAX}"),
+            ("batch", 1 <= self.batch <= 4096, "1..4096"),
+            ("pool_size", self.batch <= self.pool_size <= 65536, f"batch ({self.batch})..65536"),
+            ("rollout_min", 1 <= self.rollout_min, "at least 1"),
+            ("rollout_max", self.rollout_min < self.rollout_max <= 100000, f"rollout_min + 1 ({self.rollout_min + 1})..100000"),
+            ("damage", 0 <= self.damage < self.batch, f"0..batch - 1 ({self.batch - 1})"),
+            ("fire_rate", 0.0 < self.fire_rate <= 1.0, "in (0, 1]"),
+            ("dead_share", 0.0 <= self.dead_share < 1.0, "in [0, 1)"),
+            ("float_iters", self.float_iters >= 0, "at least 0"),
+            ("qat_iters", self.qat_iters >= 0 and self.total_iters >= 1, "at least 0, with float_iters + qat_iters >= 1"),
+            ("lr", self.lr > 0, "> 0"), ("lr_late", self.lr_late > 0, "> 0"), ("qat_lr", self.qat_lr > 0, "> 0"),
+            ("lr_drop_at", self.lr_drop_at >= 0, "at least 0"),
+            ("checkpoint_every", self.checkpoint_every >= 1, "at least 1"),
+            ("seed", 0 <= self.seed < 2 ** 63, "0..2^63 - 1"),
+        ]
+        out = [f"{field}: expected {want}, got {getattr(self, field)!r}" for field, ok, want in checks if not ok]
+        if name_problem(self.name):
+            out.append(f"name: {name_problem(self.name)}")
+        if not self.target.strip():
+            out.append("target: expected an emoji, U+XXXX or a picture file, got an empty string")
+        return out
 
 
 def tiny() -> TrainConfig:

@@ -7,14 +7,13 @@ Arrays: w1 int8 [H, 48], b1 int16 [H], w2 int8 [16, H], b2 int16 [16]; optionall
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
-import zipfile
+import re
 from pathlib import Path
 
 import numpy as np
 
 from trainer import spec
+from trainer.npzfile import NpzError, atomic_savez, read
 
 FORMAT = "nca-cell-rule"
 VERSION = 1
@@ -30,10 +29,30 @@ RULE_CONSTANTS = {
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "lizard.npz"
 
 
-class ModelFileError(ValueError):
-    def __init__(self, path, field, problem):
-        self.path, self.field, self.problem = str(path), field, problem
-        super().__init__(f"{path}: {field}: {problem}")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # it goes into C, comments and the boards' hello line
+META_MAX_BYTES = 65536
+TARGET_MAX_VALUES = spec.GRID_MAX * spec.GRID_MAX * 4
+# What a model file may hold: (dtypes, most values). Everything else is refused unread.
+SCHEMA = {
+    "meta": ((np.uint8,), META_MAX_BYTES),
+    "w1": ((np.int8,), 1024 * spec.PERCEPTION), "b1": ((np.int16,), 1024),
+    "w2": ((np.int8,), 1024 * spec.CHANNELS), "b2": ((np.int16,), spec.CHANNELS),
+    "float_w1": ((np.float32,), 1024 * spec.PERCEPTION), "float_b1": ((np.float32,), 1024),
+    "float_w2": ((np.float32,), 1024 * spec.CHANNELS), "float_b2": ((np.float32,), spec.CHANNELS),
+    "target": ((np.float32,), TARGET_MAX_VALUES),
+}
+
+
+class ModelFileError(NpzError):
+    """A model file problem: ModelFileError(path, field, problem)."""
+
+
+def name_problem(name) -> str | None:
+    """Why `name` cannot be a model name, or None. Names reach C source, comments and the hello
+    line a board prints, so they are short and plain."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        return f"expected 1 to 32 characters from A-Z a-z 0-9 _ . -, got {name!r:.60}"
+    return None
 
 
 @dataclasses.dataclass
@@ -112,12 +131,34 @@ def validate(rule: CellRule, path="<model>") -> CellRule:
     if rule.target is not None:
         t = rule.target
         _check(path, "target", t.dtype == np.float32, f"expected dtype float32, got {t.dtype}")
-        _check(path, "target", t.ndim == 3 and t.shape[2] == 4 and t.shape[0] >= 1 and t.shape[1] >= 1,
-               f"expected shape (height, width, 4), got {t.shape}")
+        _check(path, "target", t.ndim == 3 and t.shape[2] == 4 and 1 <= t.shape[0] <= spec.GRID_MAX
+               and 1 <= t.shape[1] <= spec.GRID_MAX,
+               f"expected shape (height, width, 4), each side 1..{spec.GRID_MAX}, got {t.shape}")
         _check(path, "target", bool(np.isfinite(t).all()), "contains NaN or infinity")
         _check(path, "target", float(t.min()) >= 0.0 and float(t.max()) <= 1.0,
                f"expected values in [0, 1], got [{t.min():.3g}, {t.max():.3g}]")
+    _check(path, "meta", isinstance(rule.meta, dict), f"expected a JSON object, got {type(rule.meta).__name__}")
+    if "name" in rule.meta:
+        problem = name_problem(rule.meta["name"])
+        _check(path, "meta.name", problem is None, problem)
+    if "grid" in rule.meta:
+        g = rule.meta["grid"]
+        ok = (isinstance(g, list) and len(g) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= spec.GRID_MAX for v in g))
+        _check(path, "meta.grid", ok, f"expected [width, height], each an integer 1..{spec.GRID_MAX}, got {g!r:.60}")
+        if rule.target is not None:
+            want = [rule.target.shape[1], rule.target.shape[0]]
+            _check(path, "meta.grid", g == want, f"expected {want} (the target's width and height), got {g}")
     return rule
+
+
+def grid_size(rule: CellRule) -> tuple[int, int]:
+    """(width, height) of the grid the rule was trained for: meta.grid, else the target's, else 24x24."""
+    if "grid" in rule.meta:
+        return tuple(rule.meta["grid"])
+    if rule.target is not None:
+        return rule.target.shape[1], rule.target.shape[0]
+    return 24, 24
 
 
 def save(rule: CellRule, path) -> Path:
@@ -136,61 +177,22 @@ def save(rule: CellRule, path) -> Path:
     return path
 
 
-def atomic_savez(path, arrays: dict, compress: bool = True) -> None:
-    """Write an .npz so that `path` is either the old file or the complete new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is for sharing
-        with os.fdopen(fd, "wb") as f:
-            (np.savez_compressed if compress else np.savez)(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def load(path=None) -> CellRule:
     """Load and validate a model file; every problem is a ModelFileError naming file and field."""
     path = Path(path) if path is not None else DEFAULT_MODEL
-    _check(path, "file", path.is_file(), "no such file")
-    arrays = {}
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            for key in z.files:
-                try:
-                    arrays[key] = z[key]
-                except ValueError as e:  # object arrays need pickle: refused
-                    raise ModelFileError(path, key, f"not a plain array ({e})") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        if isinstance(e, ModelFileError):
-            raise
-        raise ModelFileError(path, "file", f"not a readable .npz model file ({e})") from None
+    arrays = read(path, SCHEMA, ModelFileError)
     for name in ("meta", "w1", "b1", "w2", "b2"):
         _check(path, name, name in arrays, "missing")
-    try:
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFileError(path, "meta", f"not valid UTF-8 JSON ({e})") from None
-    _check(path, "meta", isinstance(meta, dict), f"expected a JSON object, got {type(meta).__name__}")
+    meta = parse_meta(arrays.pop("meta"), path)
     _check(path, "meta.format", meta.get("format") == FORMAT,
-           f"expected {FORMAT!r}, got {meta.get('format')!r}")
+           f"expected {FORMAT!r}, got {meta.get('format')!r:.60}")
     _check(path, "meta.version", meta.get("version") == VERSION,
-           f"expected {VERSION}, got {meta.get('version')!r}")
+           f"expected {VERSION}, got {meta.get('version')!r:.60}")
     for key in ("w1_exp", "w2_exp", "rule"):
         _check(path, f"meta.{key}", key in meta, "missing")
     for key, want in RULE_CONSTANTS.items():
         got = meta["rule"].get(key) if isinstance(meta["rule"], dict) else None
-        _check(path, f"meta.rule.{key}", got == want, f"expected {want}, got {got!r}")
+        _check(path, f"meta.rule.{key}", got == want, f"expected {want}, got {got!r:.60}")
     float_names = [k for k in arrays if k.startswith("float_")]
     rule = CellRule(
         w1=arrays["w1"], b1=arrays["b1"], w2=arrays["w2"], b2=arrays["b2"],
@@ -199,3 +201,16 @@ def load(path=None) -> CellRule:
         float_params={k: arrays[k] for k in float_names} if float_names else None,
         target=arrays.get("target"))
     return validate(rule, path)
+
+
+def parse_meta(raw: np.ndarray, path) -> dict:
+    """The JSON object stored as bytes; depth and size are bounded (a hostile file may try)."""
+    _check(path, "meta", raw.ndim == 1, f"expected a 1-D byte array, got shape {raw.shape}")
+    try:
+        meta = json.loads(raw.tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFileError(path, "meta", f"not valid UTF-8 JSON ({e})") from None
+    except RecursionError:
+        raise ModelFileError(path, "meta", "JSON nested too deeply") from None
+    _check(path, "meta", isinstance(meta, dict), f"expected a JSON object, got {type(meta).__name__}")
+    return meta

@@ -17,6 +17,7 @@ WEIGHT_MAX = 127         # weights are symmetric int8: [-127, 127]
 BIAS_MIN, BIAS_MAX = -32768, 32767  # biases are int16 at the accumulator's scale
 EXP_MIN, EXP_MAX = 2, 14  # weight real value = int8 * 2^-exp
 FIRE_BITS = 16           # a cell fires iff (hash >> 16) < round(fire_rate * 2^16)
+GRID_MAX = 255           # boards' coordinates are one byte each, 0xFF meaning "not known": 0..254
 
 MASK32 = 0xFFFFFFFF
 HASH_MUL1 = 0x7FEB352D   # "lowbias32" (C. Wellons): a 32-bit integer hash, cheap in C

@@ -6,6 +6,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 EMOJI_FONT_SIZE = 109  # the only size this bitmap font renders at
+MAX_IMAGE_PIXELS = 4096 * 4096  # a target becomes at most 255x255 cells: a larger picture is refused unread
 
 
 class TargetError(ValueError):
@@ -17,6 +18,8 @@ def parse_emoji(text: str) -> str:
     t = text.strip()
     code = t[2:] if t.upper().startswith("U+") else t
     if len(code) >= 4 and all(c in "0123456789abcdefABCDEF" for c in code):
+        if int(code, 16) > 0x10FFFF:
+            raise TargetError(f"{text!r:.40}: not a Unicode code point (the largest is U+10FFFF)")
         return chr(int(code, 16))
     return t
 
@@ -35,9 +38,16 @@ def render_emoji(text: str) -> Image.Image:
 
 def load_image(path: Path) -> Image.Image:
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # reads the header only
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                raise TargetError(f"{path}: {im.width}x{im.height} pixels is too large for a target "
+                                  f"(at most {MAX_IMAGE_PIXELS} pixels; it becomes at most 255x255 cells)")
             return im.convert("RGBA")
-    except (UnidentifiedImageError, OSError) as e:
+    except Image.DecompressionBombError as e:
+        raise TargetError(f"{path}: too large for a target ({e})") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        if isinstance(e, TargetError):
+            raise
         raise TargetError(f"{path}: not a readable image ({e})") from None
 
 

@@ -13,12 +13,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from trainer import modelfile, spec
+from trainer import modelfile, npzfile, spec
 from trainer.config import TrainConfig
 from trainer.nca import NCA
 from trainer.target import load_target
 
 PARAMS = ("w1", "b1", "w2", "b2")
+
+
+class TrainError(ValueError):
+    """A run that cannot start: bad settings, or a checkpoint that does not fit or is damaged."""
 
 
 def default_device() -> torch.device:
@@ -64,6 +68,9 @@ def learning_rate(cfg: TrainConfig, it: int) -> float:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, device=None):
+        problems = cfg.problems()
+        if problems:
+            raise TrainError("; ".join(problems))
         self.cfg = cfg
         self.device = torch.device(device) if device else default_device()
         self.out = Path(cfg.out_dir)
@@ -103,23 +110,44 @@ class Trainer:
         arrays["rng"] = self.gen.get_state().numpy()
         meta = {"iteration": self.iteration, "config": dataclasses.asdict(self.cfg)}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-        modelfile.atomic_savez(self.checkpoint_path, arrays, compress=False)
+        npzfile.atomic_savez(self.checkpoint_path, arrays, compress=False)
+
+    def checkpoint_schema(self) -> dict:
+        cfg = self.cfg
+        params = 2 * (cfg.hidden * spec.PERCEPTION + cfg.hidden + spec.CHANNELS * cfg.hidden + spec.CHANNELS)
+        floats = (np.float32, np.float64)
+        return {"w*": (floats, params), "b*": (floats, params), "adam_*": (floats, params),
+                "pool": (floats, cfg.pool_size * spec.CHANNELS * cfg.grid_size ** 2),
+                "history": (floats, cfg.total_iters + 1), "rng": ((np.uint8,), 1 << 16),
+                "meta": ((np.uint8,), 1 << 20)}
 
     def load_checkpoint(self) -> bool:
+        """Resume from the run folder's checkpoint. A damaged one or one of another run is an
+        error that leaves it where it is: nothing is overwritten (--restart sets it aside)."""
         if not self.checkpoint_path.is_file():
             return False
-        with np.load(self.checkpoint_path, allow_pickle=False) as z:
-            a = {k: z[k] for k in z.files}
-        meta = json.loads(a["meta"].tobytes().decode())
-        saved = meta["config"]
-        for key in ("target", "pattern_size", "grid_size", "hidden", "pool_size", "float_iters"):
-            if saved[key] != getattr(self.cfg, key):
-                raise SystemExit(f"error: {self.checkpoint_path} was made with {key}={saved[key]!r}, "
-                                 f"this run asks for {getattr(self.cfg, key)!r}; use another --out-dir "
-                                 "or delete the checkpoint")
+        try:
+            a = npzfile.read(self.checkpoint_path, self.checkpoint_schema())
+            meta = json.loads(a["meta"].tobytes().decode())
+            saved = meta["config"]
+            for key in ("target", "pattern_size", "grid_size", "hidden", "pool_size", "float_iters"):
+                if saved.get(key) != getattr(self.cfg, key):
+                    raise TrainError(f"{self.checkpoint_path} was made with {key}={saved.get(key)!r:.60}, "
+                                     f"this run asks for {getattr(self.cfg, key)!r}; use another --out-dir, "
+                                     "or --restart to set the checkpoint aside and start over")
+            self._apply_checkpoint(a, int(meta["iteration"]))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, RuntimeError) as e:
+            if isinstance(e, TrainError):
+                raise
+            raise TrainError(f"{self.checkpoint_path} is damaged or not a checkpoint of this trainer ({e}). It is "
+                             "left as it is: run the same command with --restart to set it aside and start over, "
+                             "or use another --out-dir") from None
+        return True
+
+    def _apply_checkpoint(self, a: dict, iteration: int):
         with torch.no_grad():
             for n in PARAMS:
-                getattr(self.model, n).copy_(torch.from_numpy(a[n]))
+                getattr(self.model, n).copy_(torch.from_numpy(a[n].reshape(getattr(self.model, n).shape)))
         state = {}
         for i, n in enumerate(PARAMS):
             if f"adam_{n}_m" in a:
@@ -129,11 +157,10 @@ class Trainer:
         sd = self.opt.state_dict()
         sd["state"] = state
         self.opt.load_state_dict(sd)
-        self.pool = torch.from_numpy(a["pool"]).to(self.device)
+        self.pool = torch.from_numpy(a["pool"].astype(np.float32).reshape(self.pool.shape)).to(self.device)
         self.history = a["history"].tolist()
         self.gen.set_state(torch.from_numpy(a["rng"]))
-        self.iteration = meta["iteration"]
-        return True
+        self.iteration = iteration
 
     # --- training --------------------------------------------------------------------------
     def train_step(self) -> float:
@@ -188,6 +215,14 @@ class Trainer:
                 "final_loss": self.history[-1] if self.history else None,
                 "config": dataclasses.asdict(cfg)}
         return self.model.export(meta=meta, target=self.target_np)
+
+    def set_checkpoint_aside(self) -> Path | None:
+        """--restart: keep the old checkpoint as checkpoint.npz.old (replacing an older one)."""
+        if not self.checkpoint_path.is_file():
+            return None
+        old = self.checkpoint_path.with_name(self.checkpoint_path.name + ".old")
+        self.checkpoint_path.replace(old)
+        return old
 
     def run(self, progress: bool = True) -> modelfile.CellRule:
         cfg = self.cfg

@@ -23,7 +23,11 @@ void nca_fire(const int8_t self[NCA_CHANNELS], const int8_t nbr[NCA_NEIGHBOURS][
     uint8_t acc24[3 * NCA_CHANNELS];
     int8_t nb = nca_neighbour_alpha(nbr);
     const int8_t *w1, *w2;
+#if NCA_HIDDEN <= 252
+    uint8_t j; /* AVR: 8-bit counters are half the code (j ends at NCA_HIDDEN rounded up to 4) */
+#else
     uint16_t j;
+#endif
     uint8_t k, c;
 
     if (self[NCA_ALPHA] <= NCA_ALIVE_THRESHOLD && nb <= NCA_ALIVE_THRESHOLD) {
@@ -37,7 +41,11 @@ void nca_fire(const int8_t self[NCA_CHANNELS], const int8_t nbr[NCA_NEIGHBOURS][
     for (j = 0; j < NCA_HIDDEN; w2 += NCA_CHANNELS * NCA_W2_CHUNK) {
         uint8_t h[NCA_W2_CHUNK], any = 0;
         for (k = 0; k < NCA_W2_CHUNK; k++, j++, w1 += NCA_PERCEPTION) {
+#if NCA_HIDDEN % NCA_W2_CHUNK == 0
+            h[k] = nca_hidden(nca_avr_dot(p, w1, &nca_b1[j]));
+#else
             h[k] = j < NCA_HIDDEN ? nca_hidden(nca_avr_dot(p, w1, &nca_b1[j])) : 0;
+#endif
             any |= h[k];
         }
         if (any) { /* ReLU zeros often: skip the chunk */

@@ -52,8 +52,8 @@ void cell_init(struct cell *c, uint16_t rng_seed, uint16_t now)
         c->rng = 0xACE1u; /* xorshift's one forbidden state */
     }
     c->x = c->y = c->hops = CELL_UNKNOWN;
-    memset(c->where, CELL_UNKNOWN, sizeof c->where);
-    memset(c->reported, CELL_UNKNOWN, sizeof c->reported); /* the first report always goes */
+    /* where and reported are adjacent: unknown, and the first report always goes */
+    memset(c->where, CELL_UNKNOWN, sizeof c->where + sizeof c->reported);
     c->last_sent = (uint16_t)(now - CELL_HEARTBEAT_MS);
     c->next_report = now;
     /* a random first sequence number: a gateway that restarts is not ignored as a repeat */
@@ -68,18 +68,19 @@ static void send_soon(struct cell *c)
     c->last_sent = (uint16_t)(c->last_sent - CELL_HEARTBEAT_MS);
 }
 
-static void queue_report(struct cell *c, const uint8_t *report)
+static uint8_t queue_report(struct cell *c, const uint8_t *report)
 {
-    if (c->queue_len < CELL_QUEUE) {
-        memcpy(c->queue[(uint8_t)(c->queue_head + c->queue_len++) % CELL_QUEUE], report, CELL_REPORT_BYTES);
+    if (c->queue_len >= CELL_QUEUE) {
+        return 0;
     }
+    memcpy(c->queue[(uint8_t)(c->queue_head + c->queue_len++) % CELL_QUEUE], report, CELL_REPORT_BYTES);
+    return 1;
 }
 
-static void take_report(struct cell *c, uint8_t *out)
+static void drop_reports(struct cell *c, uint8_t n)
 {
-    memcpy(out, c->queue[c->queue_head], CELL_REPORT_BYTES);
-    c->queue_head = (uint8_t)((c->queue_head + 1) % CELL_QUEUE);
-    c->queue_len--;
+    c->queue_head = (uint8_t)((c->queue_head + n) % CELL_QUEUE);
+    c->queue_len = (uint8_t)(c->queue_len - n);
 }
 
 static void plant_or_clear(struct cell *c, uint8_t op)
@@ -103,43 +104,72 @@ static uint8_t run_command(struct cell *c, const uint8_t *cmd)
     return 1;
 }
 
+/* 1 to CELL_REPORTS_PER_FRAME whole reports (a loop: AVR has no divide instruction) */
+static uint8_t whole_reports(uint8_t n)
+{
+    uint8_t k;
+    for (k = CELL_REPORT_BYTES; k <= CELL_REPORTS_PER_FRAME * CELL_REPORT_BYTES; k += CELL_REPORT_BYTES) {
+        if (n == k) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 uint8_t cell_on_frame(struct cell *c, uint8_t link, const uint8_t *frame, int16_t len, uint16_t now)
 {
     const uint8_t *p = frame + LINK_HEADER;
-    int16_t n = len - LINK_HEADER;
-    uint8_t k, changed = 0, ok = link < LINK_COUNT;
-    if (ok && frame[1] == LINK_TYPE_STATE && n == LINK_MAX_PAYLOAD) {
+    uint8_t n = (uint8_t)(len - LINK_HEADER), type = frame[1], flags = frame[2], k;
+    uint8_t back = (uint8_t)((link + 2) & 3); /* our side as the sender sees it */
+    /* only what a board may send is taken: anything else is counted as bad and ignored */
+    if (link >= LINK_COUNT
+        || (type == LINK_TYPE_STATE ? n != LINK_MAX_PAYLOAD
+            : type == LINK_TYPE_REPORT ? !whole_reports(n)
+            : type == LINK_TYPE_COMMAND ? n != CELL_COMMAND_BYTES || (p[2] != 'P' && p[2] != 'Z') || p[3] > p[5] || p[4] > p[6]
+            : n != 0)) {
+        c->bad_frames++;
+        return 0;
+    }
+    c->good_frames++;
+    /* every frame acks: bit 4 + l of its flags is the sequence bit of the last report frame the
+     * sender took from its link l, so ours is bit 4 + back */
+    k = (uint8_t)((flags >> (CELL_ACK_SHIFT + back)) & 1u);
+    c->heard_ack[link] = k;
+    if (c->in_flight && link == c->parent && k == c->in_flight_seq) {
+        drop_reports(c, c->in_flight);
+        c->in_flight = 0;
+    }
+    if (type == LINK_TYPE_STATE) {
         for (k = 0; k < 3; k++) {
             uint8_t slot = SLOT_OF[link][k];
             /* relayed states count only when the sender flags them valid (flag bit k - 1) */
-            if (slot != 0xFF && (k == 0 || (frame[2] >> (k - 1)) & 1u)) {
+            if (slot != 0xFF && (k == 0 || (flags >> (k - 1)) & 1u)) {
                 memcpy(c->nbr[slot], p + k * LINK_STATE_BYTES, LINK_STATE_BYTES);
                 c->heard[slot] = now;
                 c->known |= (uint8_t)(1u << slot);
             }
         }
         memcpy(c->where[link], p + 3 * LINK_STATE_BYTES, LINK_WHERE_BYTES);
-    } else if (ok && frame[1] == LINK_TYPE_REPORT && n > 0 && n <= CELL_REPORTS_PER_FRAME * CELL_REPORT_BYTES) {
-        /* sent on every link at once; flags names the sender's route: is that us? */
-        for (; n >= CELL_REPORT_BYTES; n -= CELL_REPORT_BYTES, p += CELL_REPORT_BYTES) {
-            if (frame[2] == ((link + 2) & 3)) {
+    } else if (type == LINK_TYPE_REPORT && (flags & 3u) == back) {
+        /* sent on every link at once, for the neighbour its flags name: us. A frame seen before
+         * (same sequence bit) is acked again, not taken twice; one that does not fit is not
+         * acked, so the sender retries: reports wait, they are not dropped. One place in the
+         * queue stays free for this board's own report. */
+        k = (uint8_t)((flags >> 2) & 1u);
+        if (k != c->acked[link]) {
+            if (c->queue_len * CELL_REPORT_BYTES + n > (CELL_QUEUE - 1) * CELL_REPORT_BYTES) {
+                return 0;
+            }
+            for (; n; n -= CELL_REPORT_BYTES, p += CELL_REPORT_BYTES) {
                 queue_report(c, p);
             }
+            c->acked[link] = k;
         }
-        ok = n == 0;
-    } else if (ok && frame[1] == LINK_TYPE_COMMAND && n == CELL_COMMAND_BYTES) {
-        if (memcmp(p, c->command, 2) != 0) {
-            changed = run_command(c, p);
-        }
-    } else {
-        ok = 0;
+        c->ack_due = 1;
+    } else if (type == LINK_TYPE_COMMAND && memcmp(p, c->command, 2) != 0) {
+        return run_command(c, p);
     }
-    if (ok) {
-        c->good_frames++;
-    } else {
-        c->bad_frames++;
-    }
-    return changed;
+    return 0;
 }
 
 void cell_on_bad_frame(struct cell *c)
@@ -157,6 +187,7 @@ void cell_expire(struct cell *c, uint16_t now)
         }
     }
     if (!c->gateway) { /* the route: through the living neighbour fewest hops from a gateway */
+        uint8_t parent = c->parent;
         for (k = 0; k < LINK_COUNT; k++) {
             /* ties go to a side this board picked at random: the reports of the grid spread
              * over the gateway's links instead of all taking the first side */
@@ -166,6 +197,9 @@ void cell_expire(struct cell *c, uint16_t now)
                 best = w[2];
                 c->parent = l;
             }
+        }
+        if (parent != c->parent) {
+            c->in_flight = 0; /* the new parent gets them afresh, with its own sequence bit */
         }
         best = best == CELL_UNKNOWN ? CELL_UNKNOWN : (uint8_t)(best + 1);
         if (best != c->hops) { /* tell the neighbours now: the grid maps itself in one sweep */
@@ -182,8 +216,8 @@ void cell_expire(struct cell *c, uint16_t now)
          * settled boards leave the links to the boards that change */
         uint8_t report[CELL_REPORT_BYTES] = {c->x, c->y};
         memcpy(report + 2, c->state, 4);
-        if (c->hops != CELL_UNKNOWN && (memcmp(report, c->reported, CELL_REPORT_BYTES) || ++c->unchanged >= CELL_REPORT_EVERY)) {
-            queue_report(c, report);
+        if (c->hops != CELL_UNKNOWN && (memcmp(report, c->reported, CELL_REPORT_BYTES) || ++c->unchanged >= CELL_REPORT_EVERY)
+            && queue_report(c, report)) { /* a full queue: tried again next period */
             memcpy(c->reported, report, CELL_REPORT_BYTES);
             c->unchanged = 0;
         }
@@ -209,13 +243,15 @@ uint8_t cell_maybe_fire(struct cell *c, uint16_t now)
 uint8_t cell_build_frame(struct cell *c, uint8_t *out, uint16_t now)
 {
     uint8_t raw[LINK_MAX_RAW];
-    uint8_t n = LINK_HEADER, type = 0, flags = 0;
+    uint8_t n = LINK_HEADER, type = LINK_TYPE_ACK, flags = 0, k, acks;
     uint16_t crc;
     if (c->command_pending) {
         c->command_pending = 0;
         type = LINK_TYPE_COMMAND;
         memcpy(raw + n, c->command, CELL_COMMAND_BYTES);
         n += CELL_COMMAND_BYTES;
+    } else if (c->ack_due) {
+        /* a child waits for it: 7 bytes on the wire before anything longer (type stays ACK) */
     } else if ((uint16_t)(now - c->last_sent) >= CELL_HEARTBEAT_MS) {
         type = LINK_TYPE_STATE;
         flags = (uint8_t)((c->known & (1u << NCA_N) ? CELL_RELAY_N : 0) | (c->known & (1u << NCA_S) ? CELL_RELAY_S : 0));
@@ -227,16 +263,28 @@ uint8_t cell_build_frame(struct cell *c, uint8_t *out, uint16_t now)
         raw[n++] = c->y;
         raw[n++] = c->hops;
         c->last_sent = now;
-    } else if (c->queue_len && c->hops != 0 && c->hops != CELL_UNKNOWN) {
+    } else if (c->queue_len && c->hops != 0 && c->hops != CELL_UNKNOWN
+               && (!c->in_flight || reached(now, (uint16_t)(c->in_flight_at + CELL_RETRY_MS)))) {
+        /* the reports at the queue's head, to the parent, until it acks them (stop and wait) */
+        if (!c->in_flight) {
+            c->in_flight = c->queue_len < CELL_REPORTS_PER_FRAME ? c->queue_len : CELL_REPORTS_PER_FRAME;
+            c->in_flight_seq = (uint8_t)(c->heard_ack[c->parent] ^ 1u); /* what the parent has not taken */
+        }
         type = LINK_TYPE_REPORT;
-        flags = c->parent;
-        while (c->queue_len && n < LINK_HEADER + CELL_REPORTS_PER_FRAME * CELL_REPORT_BYTES) {
-            take_report(c, raw + n);
+        flags = (uint8_t)(c->parent | c->in_flight_seq << 2);
+        for (k = 0; k < c->in_flight; k++) {
+            memcpy(raw + n, c->queue[(uint8_t)(c->queue_head + k) % CELL_QUEUE], CELL_REPORT_BYTES);
             n += CELL_REPORT_BYTES;
         }
+        c->in_flight_at = now;
     } else {
         return 0;
     }
+    c->ack_due = 0; /* every frame carries the acks: bit k of this nibble for link k */
+    for (k = LINK_COUNT, acks = 0; k--;) {
+        acks = (uint8_t)(acks + acks + c->acked[k]);
+    }
+    flags |= (uint8_t)(acks << CELL_ACK_SHIFT);
     raw[0] = LINK_VERSION;
     raw[1] = type;
     raw[2] = flags;
@@ -251,13 +299,15 @@ uint8_t cell_take_report(struct cell *c, uint8_t *out)
     if (c->hops != 0 || !c->queue_len) {
         return 0;
     }
-    take_report(c, out);
+    memcpy(out, c->queue[c->queue_head], CELL_REPORT_BYTES);
+    drop_reports(c, 1);
     return 1;
 }
 
 void cell_set_gateway(struct cell *c, uint8_t x, uint8_t y)
 {
     c->gateway = 1;
+    c->in_flight = 0; /* the gateway prints its queue: nothing waits for an ack */
     c->x = x;
     c->y = y;
     c->hops = 0;

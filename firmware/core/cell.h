@@ -23,11 +23,14 @@ enum { LINK_N, LINK_E, LINK_S, LINK_W, LINK_COUNT };
 
 #define CELL_RELAY_N 0x01        /* state frame flags: relayed north / south states are valid */
 #define CELL_RELAY_S 0x02
+#define CELL_ACK_SHIFT 4         /* every frame's flags: bit 4 + l acks the report frames from link l;
+                                  * report frames: bits 0-1 the link they are for, bit 2 their sequence bit */
+#define CELL_RETRY_MS 150        /* a report frame not acknowledged by then is sent again */
 
 #define CELL_UNKNOWN 0xFF        /* coordinate not learnt yet; as hops: no route to a gateway */
 #define CELL_REPORT_BYTES 6      /* x, y, R, G, B, A */
 #define CELL_REPORTS_PER_FRAME 4
-#define CELL_QUEUE 8             /* reports waiting to move on; more are dropped */
+#define CELL_QUEUE 16            /* reports waiting to move on (the head ones may be in flight) */
 #define CELL_COMMAND_BYTES 7     /* sequence (2), op ('P' plant, 'Z' clear), x0, y0, x1, y1 */
 
 /* Scalars first: the AVR reaches the first 64 bytes of a struct with short instructions. */
@@ -45,18 +48,25 @@ struct cell {
     uint8_t tie;                                   /* which side wins a tie of routes */
     uint8_t gateway;                               /* coordinates given by the host */
     uint8_t queue_head, queue_len;
+    uint8_t in_flight;                             /* reports at the queue's head sent, not yet acked */
+    uint8_t in_flight_seq;                         /* their frame's sequence bit */
+    uint16_t in_flight_at;                         /* when that frame was (last) sent */
+    uint8_t acked[LINK_COUNT];                     /* sequence bit of the last report frame taken on each link */
+    uint8_t heard_ack[LINK_COUNT];                 /* what each link's neighbour last acked of ours */
+    uint8_t ack_due;                               /* a report frame was taken: acknowledge it soon */
     uint8_t unchanged;                             /* report periods since the last report */
     uint8_t command_pending;                       /* the last command is still to be passed on */
     uint8_t command[CELL_COMMAND_BYTES];           /* the last command seen */
     int8_t state[NCA_CHANNELS];
     int8_t nbr[NCA_NEIGHBOURS][NCA_CHANNELS];     /* nca_rule.h order, right after state */
-    uint8_t where[LINK_COUNT][LINK_WHERE_BYTES];   /* what each neighbour last advertised */
-    uint8_t reported[CELL_REPORT_BYTES];           /* the last report of this board */
+    uint8_t where[LINK_COUNT][LINK_WHERE_BYTES];   /* what each neighbour last advertised; */
+    uint8_t reported[CELL_REPORT_BYTES];           /* the last report of this board (right after) */
     uint8_t queue[CELL_QUEUE][CELL_REPORT_BYTES];  /* reports waiting to move on */
 };
 
 void cell_init(struct cell *c, uint16_t rng_seed, uint16_t now);
-/* A decoded, CRC-checked frame (link_rx_byte's buffer and length) arrived on `link`.
+/* A decoded, CRC-checked frame (link_rx_byte's buffer and length) arrived on `link`. A frame
+ * whose type, length or contents are not allowed is counted as bad and ignored (not passed on).
  * Returns 1 if a command changed the state. */
 uint8_t cell_on_frame(struct cell *c, uint8_t link, const uint8_t *frame, int16_t len, uint16_t now);
 void cell_on_bad_frame(struct cell *c);

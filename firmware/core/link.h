@@ -5,12 +5,13 @@
 
 #include <stdint.h>
 
-#define LINK_VERSION 2
+#define LINK_VERSION 3
 #define LINK_TYPE_STATE 1       /* own state, north and south relays, where (x, y, hops) */
 #define LINK_TYPE_REPORT 2      /* 1..4 reports on their way to the gateway */
 #define LINK_TYPE_COMMAND 3     /* a host command flooding the grid */
-#define LINK_TYPE_LAST LINK_TYPE_COMMAND
-#define LINK_HEADER 3           /* version, type, flags */
+#define LINK_TYPE_ACK 4         /* nothing but the acknowledgement bits every frame carries */
+#define LINK_TYPE_LAST LINK_TYPE_ACK
+#define LINK_HEADER 3           /* version, type, flags (bits 4..7 of every frame: acks, per link) */
 #define LINK_CRC 2
 #define LINK_STATE_BYTES 16
 #define LINK_WHERE_BYTES 3      /* sender's x, y (0xFF: unknown) and hops to the gateway */

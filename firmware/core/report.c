@@ -117,7 +117,7 @@ uint8_t report_command(struct cell *c, const char *line, uint8_t len)
     }
     if (line[0] == 'G' && n == 2) {
         cell_set_gateway(c, v[0], v[1]);
-    } else if ((line[0] == 'P' || line[0] == 'Z') && (n == 0 || n == 2 || n == 4)) {
+    } else if ((line[0] == 'P' || line[0] == 'Z') && (n == 0 || n == 2 || (n == 4 && v[0] <= v[2] && v[1] <= v[3]))) {
         if (n == 0) {
             v[0] = CELL_UNKNOWN;
         }

@@ -23,7 +23,8 @@ uint8_t report_grid(const uint8_t *report, char *line);
 uint8_t report_bad_command(char *line);
 /* One command line from the host (without its end of line): "P" / "Z" plant the seed in / clear
  * this cell, "P x y", "P x0 y0 x1 y1", "Z x0 y0 x1 y1" the cells in that rectangle of the grid,
- * "G x y" makes this board the gateway at (x, y) (decimal numbers). Returns 0 if malformed.
+ * "G x y" makes this board the gateway at (x, y) (decimal numbers, at most 254; x0 <= x1, y0 <= y1).
+ * Returns 0 if malformed.
  * ("H", which asks for the hello line again, is the hardware layer's.) */
 uint8_t report_command(struct cell *c, const char *line, uint8_t len);
 /* LED levels 0..255 from premultiplied RGB (64 = full). */
