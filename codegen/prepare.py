@@ -9,6 +9,7 @@
 - A hand-edited or incomplete generated/ is refused: its firmware would match no model file.
 Every run says which rule (name and rule hash) it builds.
 """
+import os
 from pathlib import Path
 
 from codegen import outdir
@@ -21,7 +22,13 @@ class PrepareError(ValueError):
 
 
 def describe(name: str, rule_hash: str, path) -> str:
-    return f"rule {name} (sha256 {rule_hash[:16]}) from {path}"
+    return f"rule {name} (sha256 {rule_hash[:16]}) from {_short(path)}"
+
+
+def _short(path) -> str:
+    """A path as the user would type it in the project (relative when it lies inside)."""
+    rel = os.path.relpath(os.path.abspath(path))
+    return rel if not rel.startswith("..") else str(path)
 
 
 def prepare(project: Path, ini_model: str | None = None) -> list:

@@ -24,6 +24,7 @@ GROWN_MS = 11000                 # growth, plus the time reports take to reach t
 ERASE_MS = 15000                 # persisted until here; then the bottom half is erased
 REGROWN_MS = 27000
 DEAD_SHARE, CORRUPT_PPM = 0.10, 10_000
+HEARD_MS = 20000                 # issue 10: with 1% of link bytes corrupted the monitor hears (almost) every board by then
 
 
 def monitor_views(lines, size, times_ms) -> list:
@@ -36,6 +37,15 @@ def monitor_views(lines, size, times_ms) -> list:
         if (x, y) == GATEWAY:
             g.feed_line(line, now=ms / 1000)
     return views
+
+
+def boards_own(lines, size, until_ms) -> np.ndarray:
+    """int8 RGBA [H, W, 4]: each board's state from its own last S line before until_ms."""
+    state = np.zeros((size[1], size[0], 4), np.int8)
+    for ms, x, y, line in lines:
+        if ms <= until_ms and line.startswith("S "):
+            state[y, x] = np.frombuffer(bytes.fromhex(line.split()[2]), np.int8)[:4]
+    return state
 
 
 def to_gateway(ms, text):
@@ -74,6 +84,10 @@ def test_grows_persists_and_regrows_after_half_is_erased(images, size, shipped_r
     losses = {"grown": grown.loss(target), "persisted": persisted.loss(target),
               "worst after the erase": max(v.loss(target) for v in damaged), "regrown": regrown.loss(target)}
     print("  loss from the monitor's picture: " + ", ".join(f"{k} {v:.2e}" for k, v in losses.items()))
+    own = {k: float(((boards_own(lines, size, ms) / 2 ** spec.STATE_FRAC_BITS - target) ** 2).mean())
+           for k, ms in (("grown", GROWN_MS), ("persisted", ERASE_MS), ("regrown", REGROWN_MS))}
+    print("  loss of the boards' own states: " + ", ".join(f"{k} {v:.2e} (picture / own {losses[k] / v:.2f})"
+                                                         for k, v in own.items()))
     # most boards have reported through the gateway (504 of 576 at 11 s when first measured; the rest
     # are empty boards at the edges, whose reports wait behind the changing ones)
     assert len(grown.rgba) >= 0.8 * size[0] * size[1]
@@ -112,9 +126,9 @@ def erased_boards(lines, size, erase_ms) -> str:
 
 @pytest.mark.parametrize("fault", ["1% of link bytes corrupted", "10% of boards dead"])
 def test_still_grows_with(fault, images, size, shipped_rule):
-    """The grid's loss is taken from every board's own USB serial (the emulator has them all):
-    lost reports are not retransmitted, so under corruption the monitor's picture is incomplete;
-    its figures are printed too."""
+    """The grid's loss is taken from every board's own USB serial (the emulator has them all) at
+    11 s; under corruption the run goes on to 20 s, by which the monitor must have heard 98% of
+    the boards (measured 570 of 576; 252 before reports were acknowledged hop by hop)."""
     rng = np.random.default_rng(5)
     spare = {GATEWAY, (size[0] // 2, size[1] // 2)}
     cells = [(x, y) for y in range(size[1]) for x in range(size[0]) if (x, y) not in spare]
@@ -124,29 +138,31 @@ def test_still_grows_with(fault, images, size, shipped_rule):
         faults = [(1, f"kill {x} {y}") for x, y in sorted(dead)]
     else:
         faults = [(1, f"corrupt {CORRUPT_PPM}")]
-    lines, run = run_grid(images["emugrid"], *size, GROWN_MS / 1000, grow_script(size) + faults)
+    seconds = (GROWN_MS if dead else HEARD_MS) / 1000
+    lines, run = run_grid(images["emugrid"], *size, seconds, grow_script(size) + faults)
     speed(f"{fault} run", run, size)
     share = run["corrupted"] / run["link_bytes"]
     bad = sum(int(line.split()[4], 16) for _, _, _, line in lines if line.startswith("S "))
-    state = np.zeros((size[1], size[0], 4), np.int8)
-    for _, x, y, line in lines:
-        if line.startswith("S "):
-            state[y, x] = np.frombuffer(bytes.fromhex(line.split()[2]), np.int8)[:4]
     living = np.array([[(x, y) not in dead for x in range(size[0])] for y in range(size[1])])
-    error = (state / 2 ** spec.STATE_FRAC_BITS - shipped_rule.target) ** 2
-    loss, loss_living = float(error.mean()), float(error[living].mean())
-    empty = float((shipped_rule.target ** 2).mean())
-    seen = monitor_views(lines, size, [GROWN_MS])[0]
-    print(f"  {share:.2%} of {run['link_bytes']:.0f} link bytes corrupted, {len(dead)} boards dead: loss at "
-          f"{GROWN_MS / 1000:.0f} s {loss:.2e} (dead boards read as empty), {loss_living:.2e} on the living boards "
-          f"(empty grid {empty:.2e}); the monitor heard from {len(seen.rgba)} boards, loss of its picture "
-          f"{seen.loss(shipped_rule.target):.2e}")
+    target = shipped_rule.target
+    empty = float((target ** 2).mean())
+    at = {}
+    for ms in sorted({GROWN_MS, int(seconds * 1000)}):
+        error = (boards_own(lines, size, ms) / 2 ** spec.STATE_FRAC_BITS - target) ** 2
+        seen = monitor_views(lines, size, [ms])[0]
+        at[ms] = dict(loss=float(error.mean()), living=float(error[living].mean()), heard=len(seen.rgba),
+                      picture=seen.loss(target))
+        print(f"  at {ms / 1000:.0f} s: loss {at[ms]['loss']:.2e} (dead boards read as empty), {at[ms]['living']:.2e} "
+              f"on the living boards (empty grid {empty:.2e}); the monitor heard from {at[ms]['heard']} boards, "
+              f"loss of its picture {at[ms]['picture']:.2e} ({at[ms]['picture'] / at[ms]['loss']:.2f}x the boards' own)")
+    print(f"  {share:.2%} of {run['link_bytes']:.0f} link bytes corrupted, {len(dead)} boards dead")
+    # issue 5 asks that it still grows, and for the loss it reached (docs/grid.md)
+    assert at[GROWN_MS]["living"] < 0.25 * empty
     if dead:
-        assert share == 0 and not dead & set(seen.rgba)    # dead boards never report
+        assert share == 0 and not dead & set(monitor_views(lines, size, [GROWN_MS])[0].rgba)   # dead boards never report
     else:
         assert 0.008 < share < 0.012 and bad > 100         # the CRC caught the corruption
-    # issue 5 asks that it still grows, and for the loss it reached (docs/grid.md)
-    assert loss_living < 0.25 * empty
+        assert at[HEARD_MS]["heard"] >= 0.98 * size[0] * size[1]   # issue 10: heard in spite of the noise
 
 
 def test_every_update_of_a_debug_build_equals_the_pytorch_integer_model(images, size, shipped_rule, tmp_path):

@@ -12,7 +12,7 @@ from hostsim import clib
 VERSION, STATE, REPORT, COMMAND, ACK = 3, 1, 2, 3, 4   # link.h
 N, E, S, W = range(4)                                   # links (cell.h)
 NW, NN, NE, WW, EE, SW, SS, SE = range(8)               # neighbour slots (nca_rule.h)
-TIMEOUT_MS, HEARTBEAT_MS, WAIT_MIN, WAIT_SPAN, RETRY_MS, QUEUE = 1000, 250, 100, 256, 150, 16
+TIMEOUT_MS, HEARTBEAT_MS, WAIT_MIN, WAIT_SPAN, RETRY_MS, QUEUE = 1000, 250, 100, 256, 100, 16
 
 
 @pytest.fixture(scope="module")
@@ -402,7 +402,7 @@ def test_command_frames_with_an_unknown_op_or_a_reversed_rectangle_are_bad_and_n
         assert frame[1] != COMMAND                    # not passed on
 
 
-@pytest.mark.parametrize("n", [1, 5, 7, 11, 25, 30])
+@pytest.mark.parametrize("n", [1, 5, 7, 11, 37, 42])
 def test_report_frames_of_broken_length_are_bad_and_queue_nothing(core, n):
     c = Cell(core)
     c.receive(W, report_frame(core, bytes(range(1, n + 1)), E, seq=1))
@@ -452,3 +452,21 @@ def test_lone_board_commands_and_state_line(core):
     assert line.raw[:n] == b"S 0000 " + c.get()[0].tobytes().hex().encode() + b" 0000 0000 ff ff ff\n"
     assert c.command("Z") and not c.get()[0].any()
     assert c.command("G 7 9") and c.where()["x"] == 7 and c.where()["y"] == 9 and c.where()["hops"] == 0
+
+
+def test_a_board_reports_a_colour_that_moved_more_than_a_step_and_otherwise_every_fourth_period(core):
+    c = Cell(core)
+    c.command("G 2 3")                                  # the gateway queues its own reports
+    state = np.zeros(16, np.int8)
+    state[:4] = [10, 20, 30, 64]
+    queued, now = [], 0
+    for step in [0, 1, -1, 1, 0, 2, 2, 0]:              # change of channel R before each period
+        state[0] += step
+        c.set_state(state)
+        now += 4100                                     # past the next report time (2048..4095 ms on)
+        core.cell_expire(c.mem, now)
+        out = buf(size=6)
+        got = core.cell_take_report(c.mem, out)
+        queued.append(bytes(out)[2] if got else None)
+    # reported: the first, after the 4th unmoved period, a move of 2, and again 4 periods on
+    assert queued == [10, None, None, None, 11, 13, 15, None]

@@ -9,7 +9,7 @@ import torch
 
 from trainer import modelfile
 from trainer.config import tiny
-from trainer.train import Trainer
+from trainer.train import Trainer, TrainError
 
 
 def small(tmp_path, **kw):
@@ -58,7 +58,7 @@ def test_resume_after_crash(tmp_path, monkeypatch):
 
 def test_checkpoint_of_another_config_is_not_silently_used(tmp_path):
     Trainer(small(tmp_path)).run(progress=False)
-    with pytest.raises(SystemExit, match="hidden"):
+    with pytest.raises(TrainError, match="made with hidden=32, this run asks for 8"):
         Trainer(small(tmp_path, hidden=8)).run(progress=False)
 
 

@@ -48,9 +48,10 @@ def umask() -> int:
     return mask
 
 
-def read(path, schema: dict, error=NpzError) -> dict:
-    """{name: array} of the .npz at `path`. schema: {name: (dtype kinds or dtypes, max elements)};
-    a name ending in '*' matches any member with that prefix. Raises `error(path, field, problem)`."""
+def read(path, schema: dict, error=NpzError, only=None) -> dict:
+    """{name: array} of the .npz at `path`. schema: {name: (dtypes, max elements)}; a name ending
+    in '*' matches any member with that prefix. only: read just these members (the rest are
+    skipped unread). Raises `error(path, field, problem)`."""
     path = Path(path)
     if not path.is_file():
         raise error(path, "file", "no such file")
@@ -68,6 +69,8 @@ def read(path, schema: dict, error=NpzError) -> dict:
             if not name.endswith(".npy"):
                 raise error(path, repr(name)[1:-1], "not an .npy array member (a plain .npz holds only NAME.npy)")
             key = name[:-4]
+            if only is not None and key not in only:
+                continue
             rule = schema.get(key) or next((v for k, v in schema.items() if k.endswith("*") and
                                             key.startswith(k[:-1])), None)
             if rule is None:

@@ -127,15 +127,15 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             return False
         try:
-            a = npzfile.read(self.checkpoint_path, self.checkpoint_schema())
-            meta = json.loads(a["meta"].tobytes().decode())
+            schema = self.checkpoint_schema()
+            meta = json.loads(npzfile.read(self.checkpoint_path, schema, only=("meta",))["meta"].tobytes().decode())
             saved = meta["config"]
             for key in ("target", "pattern_size", "grid_size", "hidden", "pool_size", "float_iters"):
                 if saved.get(key) != getattr(self.cfg, key):
                     raise TrainError(f"{self.checkpoint_path} was made with {key}={saved.get(key)!r:.60}, "
                                      f"this run asks for {getattr(self.cfg, key)!r}; use another --out-dir, "
                                      "or --restart to set the checkpoint aside and start over")
-            self._apply_checkpoint(a, int(meta["iteration"]))
+            self._apply_checkpoint(npzfile.read(self.checkpoint_path, schema), int(meta["iteration"]))
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError, RuntimeError) as e:
             if isinstance(e, TrainError):
                 raise

@@ -177,6 +177,20 @@ void cell_on_bad_frame(struct cell *c)
     c->bad_frames++;
 }
 
+/* A report worth sending: new coordinates, or a colour channel more than one step from the
+ * last report (a flicker of one step would fill the links and tell the picture little). */
+static uint8_t moved(const uint8_t *report, const uint8_t *reported)
+{
+    uint8_t i;
+    for (i = 0; i < CELL_REPORT_BYTES; i++) {
+        int16_t d = (int16_t)((int8_t)report[i] - (int8_t)reported[i]);
+        if (d > 1 || d < -1 || (i < 2 && d)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void cell_expire(struct cell *c, uint16_t now)
 {
     uint8_t k, bit = 1, best = CELL_UNKNOWN;
@@ -212,11 +226,11 @@ void cell_expire(struct cell *c, uint16_t now)
         }
     }
     if (reached(now, c->next_report)) {
-        /* report when the colour changed, and every CELL_REPORT_EVERY periods anyway: empty and
+        /* report when the colour moved, and every CELL_REPORT_EVERY periods anyway: empty and
          * settled boards leave the links to the boards that change */
         uint8_t report[CELL_REPORT_BYTES] = {c->x, c->y};
         memcpy(report + 2, c->state, 4);
-        if (c->hops != CELL_UNKNOWN && (memcmp(report, c->reported, CELL_REPORT_BYTES) || ++c->unchanged >= CELL_REPORT_EVERY)
+        if (c->hops != CELL_UNKNOWN && (moved(report, c->reported) || ++c->unchanged >= CELL_REPORT_EVERY)
             && queue_report(c, report)) { /* a full queue: tried again next period */
             memcpy(c->reported, report, CELL_REPORT_BYTES);
             c->unchanged = 0;

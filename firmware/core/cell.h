@@ -19,17 +19,17 @@ enum { LINK_N, LINK_E, LINK_S, LINK_W, LINK_COUNT };
 #define CELL_WAIT_MIN_MS 100     /* random wait between firings: uniform in [min, min + span) */
 #define CELL_WAIT_SPAN_MS 256    /* a power of two: no division on the AVR */
 #define CELL_REPORT_MS 2048      /* own report every [period, 2 * period) ms: a power of two... */
-#define CELL_REPORT_EVERY 4      /* ...if it changed, else every 4th time */
+#define CELL_REPORT_EVERY 4      /* ...if its colour moved by more than a step, else every 4th time */
 
 #define CELL_RELAY_N 0x01        /* state frame flags: relayed north / south states are valid */
 #define CELL_RELAY_S 0x02
 #define CELL_ACK_SHIFT 4         /* every frame's flags: bit 4 + l acks the report frames from link l;
                                   * report frames: bits 0-1 the link they are for, bit 2 their sequence bit */
-#define CELL_RETRY_MS 150        /* a report frame not acknowledged by then is sent again */
+#define CELL_RETRY_MS 100        /* a report frame not acknowledged by then is sent again */
 
 #define CELL_UNKNOWN 0xFF        /* coordinate not learnt yet; as hops: no route to a gateway */
 #define CELL_REPORT_BYTES 6      /* x, y, R, G, B, A */
-#define CELL_REPORTS_PER_FRAME 4
+#define CELL_REPORTS_PER_FRAME 6 /* 4 went a third slower: a hop waits for its ack after each frame */
 #define CELL_QUEUE 16            /* reports waiting to move on (the head ones may be in flight) */
 #define CELL_COMMAND_BYTES 7     /* sequence (2), op ('P' plant, 'Z' clear), x0, y0, x1, y1 */
 

@@ -7,7 +7,7 @@
 
 #define LINK_VERSION 3
 #define LINK_TYPE_STATE 1       /* own state, north and south relays, where (x, y, hops) */
-#define LINK_TYPE_REPORT 2      /* 1..4 reports on their way to the gateway */
+#define LINK_TYPE_REPORT 2      /* 1..6 reports on their way to the gateway */
 #define LINK_TYPE_COMMAND 3     /* a host command flooding the grid */
 #define LINK_TYPE_ACK 4         /* nothing but the acknowledgement bits every frame carries */
 #define LINK_TYPE_LAST LINK_TYPE_ACK

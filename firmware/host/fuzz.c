@@ -33,7 +33,7 @@ static void check(int ok, const char *what)
 /* A valid frame of a random type (raw: header, payload, CRC), to be mutated. */
 static uint8_t valid_frame(uint8_t *raw)
 {
-    static const uint8_t lengths[] = {LINK_MAX_PAYLOAD, 6, 12, 18, 24, CELL_COMMAND_BYTES, 0};
+    static const uint8_t lengths[] = {LINK_MAX_PAYLOAD, 6, 12, 24, 36, CELL_COMMAND_BYTES, 0};
     static const uint8_t types[] = {LINK_TYPE_STATE, LINK_TYPE_REPORT, LINK_TYPE_REPORT, LINK_TYPE_REPORT,
                                     LINK_TYPE_REPORT, LINK_TYPE_COMMAND, LINK_TYPE_ACK};
     uint8_t k = (uint8_t)(next() % sizeof types), n = LINK_HEADER, i;
