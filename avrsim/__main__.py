@@ -75,10 +75,13 @@ def grid_size(args, rule):
     if args.size:
         try:
             width, height = (int(v) for v in args.size.lower().split("x"))
+            if not (1 <= width <= spec.GRID_MAX and 1 <= height <= spec.GRID_MAX):
+                raise ValueError
         except ValueError:
-            raise build.ToolError(f"--size wants WIDTHxHEIGHT, e.g. 24x24, got {args.size!r}")
+            raise build.ToolError(f"--size wants WIDTHxHEIGHT, each 1..{spec.GRID_MAX} (a board's coordinate is "
+                                  f"one byte), e.g. 24x24, got {args.size!r}") from None
         return width, height
-    return rule.target.shape[1], rule.target.shape[0]
+    return modelfile.grid_size(rule)
 
 
 def cmd_serve(args) -> int:
