@@ -1,6 +1,5 @@
 """PlatformIO pre-script: make generated/ hold the rule the user means before anything is
 compiled, and say which (codegen/prepare.py; `python -m codegen prepare` does the same)."""
-import os
 import subprocess
 import sys
 
