@@ -1,4 +1,13 @@
-"""python -m avrsim: the rule and the firmware on emulated ATmega328Ps, one board or a grid."""
+"""python -m avrsim: the rule and the firmware on emulated ATmega328Ps (simavr), one board or a grid.
+
+  cycles  exact cycles per cell update: reference C kernel vs the AVR assembly kernel
+  run     one board running a firmware image; prints its USB serial output
+  grid    the firmware on an emulated grid, seeded in the centre; a GIF of the boards' states
+  serve   the emulated grid, serving the gateway's USB serial on a TCP port (docs/grid.md)
+  upload  flash the served grid (pio run -e emugrid -t upload runs this), starting it if needed
+  stop    stop the served grid
+  trace   a debug build's grid run; every rule update replayed through the PyTorch integer model
+"""
 import argparse
 import sys
 from pathlib import Path
@@ -6,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from avrsim import build
-from trainer import modelfile, spec
+from rule import boardlines, cli, modelfile, spec
 
 
 def cmd_cycles(args) -> int:
@@ -30,7 +39,7 @@ def cmd_cycles(args) -> int:
 
 
 def cmd_run(args) -> int:
-    out, peak = build.run_firmware(Path(args.elf), int(args.seconds * 16e6), args.input)
+    out, peak = build.run_firmware(Path(args.elf), int(args.emulated_seconds * 16e6), args.input)
     sys.stdout.write(out)
     print(f"[peak stack {peak} bytes]", file=sys.stderr)
     return 0
@@ -38,31 +47,31 @@ def cmd_run(args) -> int:
 
 def cmd_grid(args) -> int:
     """The firmware on an emulated grid of boards; pictures from the boards' report lines."""
-    from trainer.pictures import save_gif, state_to_image, strip
+    from rule.pictures import save_gif, state_to_image, strip
     rule = modelfile.load(args.model)
     width, height = grid_size(args, rule)
     seed_at = (width // 2, height // 2)
-    lines, run = build.run_grid(Path(args.elf), width, height, args.seconds, [(1, f"{seed_at[0]} {seed_at[1]} P")])
+    lines, run = build.run_grid(Path(args.elf), width, height, args.emulated_seconds, [(1, f"{seed_at[0]} {seed_at[1]} P")])
     grid = np.zeros((height, width, spec.CHANNELS), np.int8)
     frames, losses, t_next, bad = [], [], 0, 0
     fits = rule.target.shape[:2] == (height, width)
     for ms, x, y, line in lines + [(10 ** 9, 0, 0, "")]:
-        while ms >= t_next and t_next <= args.seconds * 1000:
+        while ms >= t_next and t_next <= args.emulated_seconds * 1000:
             frames.append(state_to_image(grid))
             if fits:
                 rgba = grid[..., :4].astype(np.float32) / 2 ** spec.STATE_FRAC_BITS
                 losses.append((t_next, float(((rgba - rule.target) ** 2).mean())))
             t_next += args.every_ms
-        parts = line.split()
-        if len(parts) == 8 and parts[0] == "S":
-            grid[y, x] = np.frombuffer(bytes.fromhex(parts[2]), np.int8)
-            bad = max(bad, int(parts[4], 16))
+        if line.startswith("S "):
+            status = boardlines.parse(line)
+            grid[y, x] = status.state
+            bad = max(bad, status.bad)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_gif(frames, out)
     picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).astype(int)
     strip([frames[i] for i in picks], [f"{i * args.every_ms / 1000:.1f} s" for i in picks]).save(out.with_suffix(".png"))
-    print(f"{width}x{height} emulated boards, {args.seconds} s, seed at {seed_at}: {out}, {out.with_suffix('.png')}")
+    print(f"{width}x{height} emulated boards, {args.emulated_seconds} s, seed at {seed_at}: {out}, {out.with_suffix('.png')}")
     for t, loss in losses[:: max(1, len(losses) // 12)] + losses[-1:]:
         print(f"  {t / 1000:6.1f} s  loss vs target {loss:.2e}")
     print(f"  most bad frames on one board: {bad}")
@@ -72,16 +81,7 @@ def cmd_grid(args) -> int:
 
 
 def grid_size(args, rule):
-    if args.size:
-        try:
-            width, height = (int(v) for v in args.size.lower().split("x"))
-            if not (1 <= width <= spec.GRID_MAX and 1 <= height <= spec.GRID_MAX):
-                raise ValueError
-        except ValueError:
-            raise build.ToolError(f"--size wants WIDTHxHEIGHT, each 1..{spec.GRID_MAX} (a board's coordinate is "
-                                  f"one byte), e.g. 24x24, got {args.size!r}") from None
-        return width, height
-    return modelfile.grid_size(rule)
+    return cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
 
 
 def cmd_serve(args) -> int:
@@ -92,7 +92,11 @@ def cmd_serve(args) -> int:
 
 def cmd_upload(args) -> int:
     from avrsim import serve
-    return serve.upload(Path(args.elf), args.port, args.size)
+    if args.elf is None:
+        raise build.ToolError("upload: which image? --elf FILE")
+    if args.grid:
+        cli.parse_grid(args.grid)
+    return serve.upload(Path(args.elf), args.port, args.grid)
 
 
 def cmd_stop(args) -> int:
@@ -109,7 +113,7 @@ def cmd_trace(args) -> int:
     width, height = grid_size(args, rule)
     with tempfile.TemporaryDirectory() as d:
         trace = Path(d) / "updates.bin"
-        _, run = build.run_grid(Path(args.elf), width, height, args.seconds,
+        _, run = build.run_grid(Path(args.elf), width, height, args.emulated_seconds,
                        [(1, "0 0 G 0 0"), (1500, f"0 0 P {width // 2} {height // 2}")], trace=trace)
         records = build.read_trace(trace)
     if len(records) == 0:
@@ -119,7 +123,7 @@ def cmd_trace(args) -> int:
     same = (want == records["output"]).all(axis=1)
     boards = len(set(zip(records["x"].tolist(), records["y"].tolist())))
     alive = int((records["output"][:, spec.ALPHA] > spec.ALIVE_THRESHOLD).sum())
-    print(f"{len(records)} rule updates by {boards} emulated boards in {args.seconds} s ({alive} left the cell alive): "
+    print(f"{len(records)} rule updates by {boards} emulated boards in {args.emulated_seconds} s ({alive} left the cell alive): "
           f"{int(same.sum())} identical to the PyTorch integer model")
     if not same.all():
         i = int(np.argmin(same))
@@ -131,45 +135,47 @@ def cmd_trace(args) -> int:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m avrsim", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m avrsim", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("cycles", help="cycles per cell update: reference C vs AVR kernel")
-    c.add_argument("--model", default=str(modelfile.DEFAULT_MODEL))
+    cli.add_model(c)
     r = sub.add_parser("run", help="run a firmware image; print its USB serial output")
-    r.add_argument("elf", nargs="?", default=".pio/build/nano/program.elf")
-    r.add_argument("--seconds", type=float, default=2.0, help="emulated time")
+    cli.add_elf(r, ".pio/build/nano/program.elf")
+    cli.add_emulated_seconds(r, 2.0)
     r.add_argument("--input", default="P", help="bytes sent on its USB serial after 1 ms (P = plant seed)")
     g = sub.add_parser("grid", help="the firmware on an emulated grid of boards, seeded in the centre")
-    g.add_argument("elf", nargs="?", default=".pio/build/nano/program.elf")
-    g.add_argument("--model", default=str(modelfile.DEFAULT_MODEL), help="for the grid size and the target")
-    g.add_argument("--size", help="WIDTHxHEIGHT (default: the model's grid)")
-    g.add_argument("--seconds", type=float, default=10.0, help="emulated time")
-    g.add_argument("--every-ms", type=int, default=250, help="time between frames")
-    g.add_argument("--out", default="build/avrsim-grid/grid.gif")
+    cli.add_elf(g, ".pio/build/nano/program.elf")
+    cli.add_model(g, ", for the grid size and the target")
+    cli.add_grid(g)
+    cli.add_emulated_seconds(g, 10.0)
+    g.add_argument("--every-ms", type=int, default=250, help="emulated time between frames")
+    g.add_argument("--out", default="build/avrsim-grid/grid.gif", metavar="FILE",
+                   help="the growth as a GIF (a strip of frames beside it as .png)")
     sv = sub.add_parser("serve", help="run the emulated grid, serving the gateway's USB serial on a TCP port")
-    sv.add_argument("--elf", default="build/emugrid/firmware.elf", help="image (pio run -e emugrid -t upload puts it here)")
-    sv.add_argument("--model", default=str(modelfile.DEFAULT_MODEL), help="for the grid size")
-    sv.add_argument("--size", help="WIDTHxHEIGHT (default: the model's grid)")
+    cli.add_elf(sv, "build/emugrid/firmware.elf", "image (pio run -e emugrid -t upload puts it here)")
+    cli.add_model(sv, ", for the grid size")
+    cli.add_grid(sv)
     sv.add_argument("--port", type=int, default=4000)
     sv.add_argument("--gateway", type=int, nargs=2, default=[0, 0], metavar=("X", "Y"),
                     help="the board whose USB serial is served")
     sv.add_argument("--threads", type=int, default=0, help="default: one per core (100 boards each at least)")
     u = sub.add_parser("upload", help="flash the emulated grid (pio run -e emugrid -t upload runs this)")
-    u.add_argument("elf")
+    cli.add_elf(u, None)
     u.add_argument("--port", type=int, default=4000)
-    u.add_argument("--size", help="WIDTHxHEIGHT, if this starts the grid")
+    cli.add_grid(u, "the model's grid, if this starts the grid")
     st = sub.add_parser("stop", help="stop the emulated grid")
     st.add_argument("--port", type=int, default=4000)
     t = sub.add_parser("trace", help="replay every rule update of a debug build's grid run through PyTorch")
-    t.add_argument("elf", nargs="?", default=".pio/build/emugrid_debug/program.elf")
-    t.add_argument("--model", default=str(modelfile.DEFAULT_MODEL))
-    t.add_argument("--size", help="WIDTHxHEIGHT (default: the model's grid)")
-    t.add_argument("--seconds", type=float, default=3.0, help="emulated time")
-    args = ap.parse_args(argv)
+    cli.add_elf(t, ".pio/build/emugrid_debug/program.elf")
+    cli.add_model(t)
+    cli.add_grid(t)
+    cli.add_emulated_seconds(t, 3.0)
+    args = cli.resolve(ap.parse_args(argv))
     try:
         return {"cycles": cmd_cycles, "run": cmd_run, "grid": cmd_grid, "serve": cmd_serve, "upload": cmd_upload,
                 "stop": cmd_stop, "trace": cmd_trace}[args.cmd](args)
-    except (build.ToolError, modelfile.ModelFileError) as e:
+    except (build.ToolError, modelfile.ModelFileError, cli.UsageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

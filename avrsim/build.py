@@ -10,13 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.build import REPO, render
-from hostsim.clib import cached
-from trainer import spec
+from codegen.build import render
+from rule import spec
+from rule.files import REPO, cached
 
 HARNESS_SRC = Path(__file__).resolve().parent / "harness.c"
 GRID_SRC = Path(__file__).resolve().parent / "grid.c"
-CACHE = REPO / "build" / "avrsim"
 
 
 class ToolError(RuntimeError):
@@ -50,7 +49,7 @@ def _simavr_program(src: Path) -> Path:
     need("cc", "gcc")
     if not Path("/usr/include/simavr/sim_avr.h").is_file():
         raise ToolError("simavr headers not found: install Debian's libsimavr-dev and libelf-dev")
-    return cached(CACHE, (src.name, src.read_text()), src.stem, lambda d, out: _run(
+    return cached("avrsim", (src.name, src.read_text()), src.stem, lambda d, out: _run(
         ["cc", "-std=c99", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-o", out, str(src), "-lsimavr", "-lelf"], d))
 
 
@@ -117,7 +116,7 @@ def rule_image(rule, kernel: str = "reference") -> Path:
             (d / name).write_text(text)
         _run(["avr-gcc", *flags, "-I.", "-o", out, *sources, "-Wl,--gc-sections"], d)
 
-    return cached(CACHE, ("rule", kernel, sorted(files.items()), flags), "rule_bench.elf", build)
+    return cached("avrsim", ("rule", kernel, sorted(files.items()), flags), "rule_bench.elf", build)
 
 
 def symbol(elf: Path, name: str) -> int:

@@ -3,7 +3,7 @@ the PyTorch integer model's answers for them."""
 import numpy as np
 import torch
 
-from trainer import intmodel, spec
+from rule import intmodel, spec
 
 ORDER = intmodel.NEIGHBOUR_ORDER
 

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from avrsim.build import ToolError, grid_program
-from codegen.build import REPO
+from rule.files import BUILD, REPO, atomic_write
 
-STATE_DIR = REPO / "build" / "emugrid"
+STATE_DIR = BUILD / "emugrid"
 IMAGE = STATE_DIR / "firmware.elf"     # what `pio run -e emugrid -t upload` flashed
 DEFAULT_PORT = 4000
 
@@ -98,14 +98,13 @@ def _connect(port: int):
         return None
 
 
-def upload(elf: Path, port: int = DEFAULT_PORT, size: str | None = None) -> int:
+def upload(elf: Path, port: int = DEFAULT_PORT, grid: str | None = None) -> int:
     """Flash the emulated grid: copy the image, then load it into the running grid, or start one."""
     if not elf.is_file():
         raise ToolError(f"{elf}: no firmware image (run pio run -e emugrid first)")
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = IMAGE.with_suffix(".tmp")
-    shutil.copyfile(elf, tmp)
-    os.replace(tmp, IMAGE)
+    with atomic_write(IMAGE) as tmp:
+        shutil.copyfile(elf, tmp)
     conn = _connect(port)
     if conn:
         conn.sendall(f"!load {IMAGE}\n".encode())
@@ -114,7 +113,7 @@ def upload(elf: Path, port: int = DEFAULT_PORT, size: str | None = None) -> int:
         return 0
     log = open(STATE_DIR / "serve.log", "w")
     cmd = [sys.executable, "-m", "avrsim", "serve", "--elf", str(IMAGE), "--port", str(port)]
-    cmd += ["--size", size] if size else []
+    cmd += ["--grid", grid] if grid else []
     subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                      start_new_session=True, cwd=REPO)
     for _ in range(100):

@@ -1,26 +1,34 @@
-"""python -m codegen build [--model FILE] [--out DIR]: a model file -> portable C for the cells.
-python -m codegen prepare [--project DIR] [--model FILE]: what `pio run` does first (make
-generated/ the rule to build, say which)."""
+"""python -m codegen: a model file -> portable C for the cells.
+
+  build    [--model FILE] [--out-dir DIR]: generate the C (default: the shipped rule into
+           generated/); `pio run` then builds it
+  prepare  [--project DIR] [--model FILE]: what `pio run` does first (make generated/ the rule
+           to build, say which)
+"""
 import argparse
 import signal
 import sys
 
-from codegen.build import DEFAULT_OUT, FILES, REPO, build
+from codegen.build import DEFAULT_OUT, FILES, build
 from codegen.outdir import OutDirError
 from codegen.prepare import PrepareError, prepare
-from trainer.modelfile import DEFAULT_MODEL, ModelFileError
+from rule import cli
+from rule.files import REPO
+from rule.modelfile import ModelFileError
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m codegen", description="model file -> portable C for the cells")
+    ap = argparse.ArgumentParser(prog="python -m codegen", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="generate the C for a model (default: the shipped rule); pio run then builds it")
-    b.add_argument("--model", default=str(DEFAULT_MODEL), help=f"model file (default: {DEFAULT_MODEL})")
-    b.add_argument("--out", default=str(DEFAULT_OUT),
+    cli.add_model(b)
+    b.add_argument("--out-dir", default=str(DEFAULT_OUT), metavar="DIR",
                    help=f"output folder, replaced as a whole (default: {DEFAULT_OUT})")
+    cli.alias(b, "--out", "out_dir")
     p = sub.add_parser("prepare", help="what pio run does first: bring generated/ up to date, say which rule")
-    p.add_argument("--project", default=str(REPO))
-    p.add_argument("--model", help="platformio.ini's custom_nca_model, if set")
+    p.add_argument("--project", default=str(REPO), metavar="DIR", help="the PlatformIO project (default: this one)")
+    p.add_argument("--model", metavar="FILE", help="platformio.ini's custom_nca_model, if set")
     args = ap.parse_args(argv)
     # a kill (SIGTERM) unwinds like Ctrl-C, so the staging folder is removed on the way out
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -29,7 +37,7 @@ def main(argv=None):
             for line in prepare(args.project, args.model):
                 print(line)
             return 0
-        out, rule, rep = build(args.model, args.out)
+        out, rule, rep = build(args.model, args.out_dir)
     except (ModelFileError, OutDirError, PrepareError, OSError) as e:
         print(f"error: {e}\nnothing was written." if args.cmd == "build" else f"error: {e}", file=sys.stderr)
         return 2

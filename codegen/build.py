@@ -7,12 +7,12 @@ import jinja2
 import numpy as np
 
 from codegen import outdir
-from trainer import modelfile, spec
-from trainer.modelfile import CellRule
-from trainer.plaintext import plain
+from rule import modelfile, spec
+from rule.modelfile import CellRule
+from rule.files import REPO
+from rule.plaintext import plain
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "generated"
 FILES = ("nca_config.h", "nca_weights.h", "nca_weights.c", "nca_rule.h", "nca_common.c", "nca_rule.c",
          "nca_schedule.h")

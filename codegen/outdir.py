@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from trainer.npzfile import umask
+from rule.files import umask
 
 MANIFEST = "nca_manifest.json"
 GENERATOR = "nca-cells codegen"

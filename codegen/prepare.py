@@ -14,7 +14,7 @@ from pathlib import Path
 
 from codegen import outdir
 from codegen.build import build, render
-from trainer import modelfile
+from rule import modelfile
 
 
 class PrepareError(ValueError):

@@ -1,5 +1,11 @@
-"""python -m hostsim {run, check, bench, fuzz}: the generated C on the host, its bit-for-bit
-proof against the PyTorch integer model, its speed beside it, and the parsers under hostile bytes."""
+"""python -m hostsim: the generated C on the host.
+
+  run     grow a rule with the generated C; a GIF and a PNG strip
+  check   the generated C against the PyTorch integer model (CPU or CUDA), every cell, every step
+  bench   cell updates/s of the generated C beside the integer model
+  fuzz    hostile bytes into the firmware's link and command parsers (ASan+UBSan) and the
+          monitor's line parser
+"""
 import argparse
 import sys
 import time
@@ -12,13 +18,13 @@ from tqdm import tqdm
 from hostsim.clib import CGrid, CompileError, CRule
 from hostsim.grids import (UsageError, check_fits_memory, erase, parse_grid, parse_point, parse_rect, random_grid,
                            seeded)
-from trainer import intmodel, modelfile, spec
-from trainer.modelfile import ModelFileError
+from rule import cli, intmodel, modelfile, schedule, spec
+from rule.modelfile import ModelFileError
 
 
 def add_common(p):
-    p.add_argument("--model", default=str(modelfile.DEFAULT_MODEL), help="model file (default: the shipped rule)")
-    p.add_argument("--grid", help="WIDTHxHEIGHT (default: the model's training grid, else 24x24)")
+    cli.add_model(p)
+    p.add_argument("--grid", metavar="WxH", help="grid width x height (default: the model's grid)")
     p.add_argument("--seed", type=int, default=0, help="schedule seed")
     p.add_argument("--fire-rate", type=float, default=0.5)
     p.add_argument("--seed-at", help="X,Y of the seed cell (default: the centre)")
@@ -36,7 +42,7 @@ def setup(args):
         raise UsageError(f"--damage-at: expected a step >= 0, got {args.damage_at}")
     rect = parse_rect(args.damage_rect, width, height) if args.damage_rect else (0, 0, width // 2, height)
     at = parse_point(args.seed_at, width, height, "--seed-at") if args.seed_at else None
-    spec.fire_threshold(args.fire_rate)
+    schedule.fire_threshold(args.fire_rate)
     return rule, width, height, rect, at
 
 
@@ -73,7 +79,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from trainer.pictures import save_gif, state_to_image, strip
+    from rule.pictures import save_gif, state_to_image, strip
     rule, width, height, rect, at = setup(args)
     c = CGrid(CRule(rule, Path(args.model).name), seeded(width, height, at), args.seed, args.fire_rate)
     frames, shots = [state_to_image(c.state)], [state_to_image(c.state)]
@@ -103,13 +109,13 @@ def cmd_bench(args) -> int:
     """Cell updates/s of the generated C and of the PyTorch integer model (CPU), same grid, same run."""
     rule, width, height, rect, at = setup(args)
     crule = CRule(rule, Path(args.model).name)
-    threshold = spec.fire_threshold(args.fire_rate)
+    threshold = schedule.fire_threshold(args.fire_rate)
     # start from a grown pattern, so nearly every firing runs the whole network
     c = CGrid(crule, seeded(width, height, at), args.seed, args.fire_rate)
     for t in range(200):
         c.step(t)
     start = c.state.copy()
-    fired = sum(int(spec.fire_mask(torch.tensor([args.seed]), t, height, width, threshold).sum())
+    fired = sum(int(schedule.fire_mask(torch.tensor([args.seed]), t, height, width, threshold).sum())
                 for t in range(200, 200 + args.steps))
     c = CGrid(crule, start, args.seed, args.fire_rate)
     t0 = time.perf_counter()
@@ -136,12 +142,14 @@ def cmd_bench(args) -> int:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m hostsim", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m hostsim", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="grow a rule with the generated C; writes a GIF and a PNG strip")
     add_common(r)
     r.add_argument("--steps", type=int, default=300)
-    r.add_argument("--out", default="build/hostsim-run/growth.gif")
+    r.add_argument("--out", default="build/hostsim-run/growth.gif", metavar="FILE",
+                   help="the growth as a GIF (a strip of frames beside it as .png)")
     r.add_argument("--quiet", action="store_true")
     c = sub.add_parser("check", help="C grid vs PyTorch integer model, every cell, every step")
     add_common(c)
@@ -155,7 +163,7 @@ def main(argv=None):
     b.add_argument("--steps", type=int, default=200)
     f = sub.add_parser("fuzz", help="hostile bytes into the firmware's link and command parsers (ASan+UBSan) "
                                     "and the monitor's line parser")
-    f.add_argument("--seconds", type=float, default=10.0, help="per parser")
+    f.add_argument("--seconds", type=float, default=10.0, help="wall-clock time per parser")
     f.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     try:

@@ -1,20 +1,18 @@
 """Compile the generated C (+ the host grid stepper) with the host compiler, cached by content
 hash, and bind it with ctypes."""
 import ctypes
-import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from codegen.build import REPO, render
-from trainer import modelfile, spec
+from codegen.build import render
+from rule import modelfile, schedule, spec
+from rule.files import REPO, cached
 
 CSRC = Path(__file__).resolve().parent / "csrc"
-CACHE = REPO / "build" / "hostsim"
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZE = ["-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-g", "-O1"]
 RULE_SOURCES = ["nca_rule.c", "nca_common.c", "nca_weights.c", "hostsim.c"]
@@ -66,23 +64,7 @@ def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
         if r.returncode != 0:
             raise CompileError(f"compiling the generated C in {folder} failed:\n{r.stderr}")
 
-    return cached(CACHE, (sorted(files.items()), cc, flags), artefact, compile_in)
-
-
-def cached(cache: Path, key_parts, name: str, make) -> Path:
-    """cache/<hash of key_parts>/name, made by make(folder, temp path) only if missing; the
-    artefact appears atomically (temp file + rename), so a crash never leaves half of one."""
-    out = cache / hashlib.sha256(repr(key_parts).encode()).hexdigest()[:16] / name
-    if not out.is_file():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=name, suffix=".tmp")
-        os.close(fd)
-        try:
-            make(out.parent, tmp)
-            os.replace(tmp, out)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    return out
+    return cached("hostsim", (sorted(files.items()), cc, flags), artefact, compile_in)
 
 
 class CRule:
@@ -120,7 +102,7 @@ class CGrid:
         self.crule, self.seed = crule, schedule_seed & spec.MASK32
         self.state = np.ascontiguousarray(state, np.int8).copy()
         self.scratch = np.empty_like(self.state)
-        self.threshold = spec.fire_threshold(fire_rate)
+        self.threshold = schedule.fire_threshold(fire_rate)
 
     def step(self, step_index: int):
         h, w = self.state.shape[:2]

@@ -4,18 +4,15 @@ import re
 
 import numpy as np
 
-from trainer import spec
+from rule import cli, spec
 
 
-class UsageError(ValueError):
-    pass
+UsageError = cli.UsageError
+GRID_MAX = 65535   # the host's grid (the C stepper takes uint16 sides); boards stop at spec.GRID_MAX
 
 
 def parse_grid(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text or "")
-    if not m or not (1 <= int(m[1]) <= 65535 and 1 <= int(m[2]) <= 65535):
-        raise UsageError(f"--grid: expected WIDTHxHEIGHT like 24x24 (1..65535 each), got {text!r}")
-    return int(m[1]), int(m[2])
+    return cli.parse_grid(text, max_side=GRID_MAX)
 
 
 def bytes_per_cell(hidden: int) -> int:
@@ -61,10 +58,10 @@ def parse_rect(text: str, width: int, height: int) -> tuple[int, int, int, int]:
 
 
 def seeded(width: int, height: int, at=None) -> np.ndarray:
-    """int8 [height, width, 16]: the article's seed (alpha and hidden at 1.0) at `at` or the centre."""
+    """int8 [height, width, 16]: spec.SEED_CELL at `at` or the centre, all else 0."""
     g = np.zeros((height, width, spec.CHANNELS), np.int8)
     x, y = at if at is not None else (width // 2, height // 2)
-    g[y, x, spec.ALPHA:] = 1 << spec.STATE_FRAC_BITS
+    g[y, x] = spec.SEED_CELL
     return g
 
 

@@ -14,7 +14,7 @@ import serial
 
 from monitor import render
 from monitor.grid_state import GridState
-from trainer import modelfile, spec
+from rule import cli, modelfile
 
 COMMAND_GAP_S = 0.1   # a board takes one command line at a time (firmware/avr/main.c)
 
@@ -32,9 +32,8 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("port", help="serial port or pyserial URL (socket://host:port, /dev/pts/N, ...)")
     ap.add_argument("--baud", type=int, default=115200)
-    ap.add_argument("--model", default=str(modelfile.DEFAULT_MODEL),
-                    help="the rule's model file: the target for the loss, and the grid size if the board does not say")
-    ap.add_argument("--size", help="WIDTHxHEIGHT of the grid (default: what the board says, else the model's)")
+    cli.add_model(ap, ": the target for the loss, and the grid size if the board does not say")
+    cli.add_grid(ap, "what the board says, else the model's")
     ap.add_argument("--grow", action="store_true",
                     help="make the attached board the gateway (at --gateway), and plant the seed in the centre "
                          "board as soon as it has reported (then it knows its coordinates)")
@@ -42,11 +41,11 @@ def main(argv=None) -> int:
                     help="where the attached board sits in the grid, for --grow (default 0 0)")
     ap.add_argument("--send", type=parse_send, action="append", default=[], metavar="SECONDS:LINE",
                     help="send LINE to the board at that time, e.g. '0:G 0 0', '3:P 12 12', '30:Z 0 12 23 23'")
-    ap.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    ap.add_argument("--seconds", type=float, help="stop after this long, wall-clock (default: Ctrl-C)")
     ap.add_argument("--every", type=float, default=0.25, help="seconds between redraws and GIF frames")
-    ap.add_argument("--png", help="save the last picture here")
-    ap.add_argument("--gif", help="save the pictures here as an animation")
-    ap.add_argument("--npz", help="save the last RGBA picture (int8, state units) and report times here")
+    ap.add_argument("--png", metavar="FILE", help="save the last picture here")
+    ap.add_argument("--gif", metavar="FILE", help="save the pictures here as an animation")
+    ap.add_argument("--npz", metavar="FILE", help="save the last RGBA picture (int8, state units) and report times here")
     ap.add_argument("--plain", action="store_true", help="no picture, one status line per redraw")
     args = ap.parse_args(argv)
 
@@ -55,16 +54,11 @@ def main(argv=None) -> int:
     except modelfile.ModelFileError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    width = height = None
-    if args.size:
-        try:
-            width, height = (int(v) for v in args.size.lower().split("x"))
-            if not (1 <= width <= spec.GRID_MAX and 1 <= height <= spec.GRID_MAX):
-                raise ValueError
-        except ValueError:
-            print(f"error: --size wants WIDTHxHEIGHT, each 1..{spec.GRID_MAX} (a board's coordinate is one byte), "
-                  f"e.g. 24x24, got {args.size!r}", file=sys.stderr)
-            return 2
+    try:
+        width, height = cli.parse_grid(args.grid) if args.grid else (None, None)
+    except cli.UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     sends = [(0.0, "H")] + sorted(args.send)   # H: the board says who it is and the grid's size
     if args.grow:
         sends = sorted(sends + [(0.0, f"G {args.gateway[0]} {args.gateway[1]}")], key=lambda s: s[0])
@@ -122,7 +116,7 @@ def main(argv=None) -> int:
         render.image(grid).save(args.png)
         print(f"picture: {args.png}")
     if args.gif and frames:
-        from trainer.pictures import save_gif
+        from rule.pictures import save_gif
         save_gif(frames, Path(args.gif), int(args.every * 1000))
         print(f"animation: {args.gif}")
     if args.npz:

@@ -3,18 +3,15 @@
 board. Any byte stream is survivable: garbage bytes, partial, overlong and unknown lines, sizes
 and coordinates outside what the firmware can report (one byte each, 0xFF meaning unknown), and
 boards that fall silent are counted or shown, never a reason to stop."""
-import re
 import time
 
 import numpy as np
 
-from trainer import spec
-from trainer.plaintext import plain
+from rule import boardlines, spec
+from rule.boardlines import UNKNOWN
 
 MAX_LINE = 256     # a longer run of bytes without a newline is garbage
-UNKNOWN = 0xFF     # coordinate not learnt (cell.h CELL_UNKNOWN)
 KEEP_ERRORS = 10   # the board's last few "E" lines
-HEX = re.compile(r"[0-9a-f]+")
 
 
 class GridState:
@@ -46,39 +43,28 @@ class GridState:
             return
         self.lines += 1
         try:
-            self._parse(line.split(), now)
+            self._parse(line, now)
         except (ValueError, IndexError):
             self.bad_lines += 1
 
-    def _parse(self, f: list, now: float):
-        if f[0] == "R" and len(f) == 2 and len(f[1]) == 12:
-            x, y, *rgba = bytes.fromhex(_hex(f[1]))
-            if not self._inside(x, y):
+    def _parse(self, line: str, now: float):
+        msg = boardlines.parse(line)
+        if isinstance(msg, boardlines.Report):
+            if not self._inside(msg.x, msg.y):
                 raise ValueError("report from outside the grid")
-            self.rgba[(x, y)] = np.array(rgba, np.uint8).view(np.int8)
-            self.heard[(x, y)] = now
+            self.rgba[(msg.x, msg.y)] = msg.rgba
+            self.heard[(msg.x, msg.y)] = now
             self.reports += 1
-        elif f[0] == "S" and len(f) == 8 and len(f[2]) == 2 * spec.CHANNELS:
-            state = np.frombuffer(bytes.fromhex(_hex(f[2])), np.int8)
-            fires, good, bad = (int(_hex(v), 16) for v in (f[1], f[3], f[4]))
-            x, y, hops = (int(_hex(v), 16) for v in f[5:8])
-            if max(fires, good, bad) > 0xFFFF or max(x, y, hops) > 0xFF:
-                raise ValueError("S line field out of range")
-            if not self._inside(x, y):   # a board told coordinates outside the grid: position unknown
-                x = y = UNKNOWN
-            self.attached = dict(fires=fires, state=state, good=good, bad=bad, x=x, y=y, hops=hops, at=now)
-        elif f[0] == "H" and len(f) >= 7 and f[1] == "nca-cell":
-            # H nca-cell <protocol> <rule id> <model name, maybe with spaces> <width> <height>
-            width, height = int(f[-2]), int(f[-1])
-            if not (1 <= width <= spec.GRID_MAX and 1 <= height <= spec.GRID_MAX):
-                raise ValueError("grid size outside what boards can report")
-            self.hello = (plain(f[3], 16), plain(" ".join(f[4:-2]), 40))
+        elif isinstance(msg, boardlines.Status):
+            if not self._inside(msg.x, msg.y):   # a board told coordinates outside the grid: position unknown
+                msg = msg._replace(x=UNKNOWN, y=UNKNOWN)
+            self.attached = dict(msg._asdict(), at=now)
+        elif isinstance(msg, boardlines.Hello):
+            self.hello = (msg.rule_id, msg.name)
             if self.width is None:
-                self.width, self.height = width, height
-        elif f[0] == "E":
-            self.errors = (self.errors + [plain(" ".join(f[1:]), 60)])[-KEEP_ERRORS:]
+                self.width, self.height = msg.width, msg.height
         else:
-            raise ValueError("unknown line")
+            self.errors = (self.errors + [msg.text])[-KEEP_ERRORS:]
 
     def _inside(self, x: int, y: int) -> bool:
         return x < (self.width or UNKNOWN) and y < (self.height or UNKNOWN)
@@ -137,9 +123,3 @@ class GridState:
             raise ValueError(f"the grid is {rgba.shape[1]}x{rgba.shape[0]}, the target {target.shape[1]}x{target.shape[0]}")
         return float(((rgba - target) ** 2).mean())
 
-
-def _hex(text: str) -> str:
-    """Lower-case hex digits only (int(' 1_0', 16) and bytes.fromhex(' a b') would take more)."""
-    if not HEX.fullmatch(text):
-        raise ValueError(f"not hex: {text!r:.20}")
-    return text

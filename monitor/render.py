@@ -1,8 +1,8 @@
-"""Pictures of the grid: true-colour terminal blocks, PNG and GIF (through trainer.pictures)."""
+"""Pictures of the grid: true-colour terminal blocks, PNG and GIF (through rule.pictures)."""
 import numpy as np
 
 from monitor.grid_state import GridState
-from trainer.pictures import rgba_to_image
+from rule.pictures import rgba_to_image
 
 HOME, CLEAR_BELOW = "\x1b[H", "\x1b[J"
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # PlatformIO runs this file by path
+from rule.files import REPO  # noqa: E402
 
 FLASH_MAX, RAM_MAX, RULE_RAM_MAX = 10240, 1536, 256
 
@@ -20,7 +20,7 @@ def sections(elf: str) -> dict:
 def measure(elf: str) -> dict:
     from avrsim.build import run_firmware
     from codegen.build import report
-    from trainer import modelfile
+    from rule import modelfile
 
     s = sections(elf)
     flash = s.get(".text", 0) + s.get(".data", 0)

@@ -10,7 +10,7 @@ ini_model = env.GetProjectOption("custom_nca_model", "") or None  # noqa: F821
 sys.path.insert(0, project)
 try:
     from codegen.prepare import PrepareError, prepare  # same interpreter as PlatformIO: no new process
-    from trainer.modelfile import ModelFileError
+    from rule.modelfile import ModelFileError
 except ImportError:  # PlatformIO lives in another Python: ask python3
     cmd = ["python3", "-m", "codegen", "prepare", "--project", project] + (["--model", ini_model] if ini_model else [])
     code = subprocess.run(cmd, cwd=project).returncode

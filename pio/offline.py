@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run by path from ./setup.sh
+from rule.files import REPO  # noqa: E402
 
 
 def main() -> int:

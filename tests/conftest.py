@@ -8,23 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from codegen.build import REPO
-
-from trainer import modelfile, spec
-from trainer.modelfile import CellRule
+from rule import modelfile, spec
+from rule.files import REPO
+from rule.modelfile import CellRule
 from trainer.nca import NCA
 
 
 def random_rule(seed: int, hidden: int = 24, scale: float = 1.0) -> CellRule:
-    """An untrained rule that changes states (random second layer), as `trainer init` makes."""
-    m = NCA(hidden, seed=seed)
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        m.w1.mul_(scale)
-        m.w2.copy_(torch.randn(m.w2.shape, generator=g) * scale / hidden ** 0.5)
-        m.b1.copy_(torch.randn(m.b1.shape, generator=g) * 0.1 * scale)
-        m.b2.copy_(torch.randn(m.b2.shape, generator=g) * 0.1 * scale)
-    return m.export(meta={"name": f"test-random-{seed}"})
+    """An untrained rule that changes states, as `trainer init` makes."""
+    return NCA.random(hidden, seed, scale).export(meta={"name": f"test-random-{seed}"})
 
 
 def extreme_rule(seed: int, hidden: int = 16) -> CellRule:

@@ -1,6 +1,6 @@
 """A plain-Python, one-cell-at-a-time reading of docs/cell-rule.md: the slow third opinion that
 the integer model (and later the C) is checked against. Python's >> is floor division."""
-from trainer import spec
+from rule import spec
 
 
 def round_shift(v: int, k: int) -> int:

@@ -6,7 +6,7 @@ import pytest
 from avrsim import build
 from avrsim.cases import int_model, neighbourhoods_from_growth, random_neighbourhoods
 from conftest import extreme_rule, random_rule
-from trainer import spec
+from rule import spec
 
 KERNELS = ["reference", "avr"]
 CYCLE_BAR = 200_000

@@ -9,7 +9,7 @@ import pytest
 from codegen.build import FILES, build
 from codegen.outdir import MANIFEST
 from conftest import random_rule
-from trainer import modelfile, spec
+from rule import modelfile, spec
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_generated_c_has_no_float_or_malloc(generated):
 
 
 def test_cli_report(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "codegen", "build", "--out", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "codegen", "build", "--out-dir", str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     rule = modelfile.load()

@@ -40,5 +40,5 @@ def test_eval_needs_a_target(tmp_path):
     p = tmp_path / "random.npz"
     subprocess.run([sys.executable, "-m", "trainer", "init", "--out", str(p), "--seed", "1"], check=True,
                    capture_output=True)
-    r = subprocess.run([sys.executable, "-m", "trainer", "eval", str(p)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "trainer", "eval", "--model", str(p)], capture_output=True, text=True)
     assert r.returncode == 2 and "target" in r.stderr and "Traceback" not in r.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from avrsim.build import run_firmware
 from conftest import pio, random_rule
-from trainer import modelfile
+from rule import boardlines, modelfile, spec
 
 @pytest.fixture(scope="module")
 def built(project):
@@ -106,7 +106,7 @@ def test_upload_runs_avrdude_with_the_board_settings(built):
 
 
 def parse_states(text):
-    return [np.frombuffer(bytes.fromhex(m[1]), np.int8) for m in re.finditer(r"^S [0-9a-f]{4} ([0-9a-f]{32}) ", text, re.M)]
+    return [boardlines.parse(line).state for line in text.splitlines() if line.startswith("S ")]
 
 
 def test_firmware_in_simavr_grows_a_lone_seed_through_the_rule(built, crules_shipped, shipped_rule):
@@ -115,7 +115,7 @@ def test_firmware_in_simavr_grows_a_lone_seed_through_the_rule(built, crules_shi
     assert text.startswith(f"H nca-cell 2 {shipped_rule.content_hash()[:16]} lizard 24 24\n")
     states = parse_states(text)
     assert len(states) >= 8   # 3 s of random waits of 100..355 ms
-    want = np.array([0, 0, 0] + [64] * 13, np.int8)
+    want = np.array(spec.SEED_CELL, np.int8)
     assert np.array_equal(states[0], want)   # 'P' planted the seed
     zeros = np.zeros((1, 8, 16), np.int8)    # a lone board: every neighbour reads as empty
     for got in states[1:]:
@@ -131,10 +131,8 @@ def test_emulated_3x3_grid_links_carry_frames_and_life_spreads(built):
     project, _ = built
     lines, _ = run_grid(project / ".pio" / "build" / "nano" / "program.elf", 3, 3, 2.0, [(1, "1 1 P")])
     last = {}
-    for ms, x, y, line in lines:
-        if line.startswith("S "):
-            _, fires, state, good, bad = line.split()[:5]
-            last[(x, y)] = (int(fires, 16), bytes.fromhex(state), int(good, 16), int(bad, 16))
+    for ms, x, y, s in boardlines.statuses(lines):
+        last[(x, y)] = (s.fires, s.state.tobytes(), s.good, s.bad)
     assert len(last) == 9
     for (x, y), (fires, state, good, bad) in last.items():
         assert fires >= 4 and bad == 0
@@ -147,8 +145,8 @@ def test_emulated_3x3_grid_links_carry_frames_and_life_spreads(built):
 def test_avrsim_grid_cli_pictures(built, tmp_path):
     project, _ = built
     out = tmp_path / "g.gif"
-    r = subprocess.run([sys.executable, "-m", "avrsim", "grid", str(project / ".pio/build/nano/program.elf"),
-                        "--size", "3x2", "--seconds", "1", "--out", str(out)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "avrsim", "grid", "--elf", str(project / ".pio/build/nano/program.elf"),
+                        "--grid", "3x2", "--emulated-seconds", "1", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert out.is_file() and out.with_suffix(".png").is_file() and "most bad frames on one board: 0" in r.stdout
 
@@ -164,13 +162,13 @@ def test_emulated_grid_faults(built):
     by_board = {}
     for ms, x, y, line in lines:
         by_board.setdefault((x, y), []).append((ms, line))
-    bad = {k: int(v[-1][1].split()[4], 16) for k, v in by_board.items() if v[-1][1].startswith("S ")}
+    bad = {k: boardlines.parse(v[-1][1]).bad for k, v in by_board.items() if v[-1][1].startswith("S ")}
     assert sum(bad.values()) > 0                                     # corrupted frames were dropped
     assert all(ms <= 1500 + 1 for ms, _ in by_board[(2, 1)])        # killed: silent from then on
     hellos = [ms for ms, line in by_board[(0, 0)] if line.startswith("H ")]
     assert len(hellos) == 2 and hellos[1] >= 2000                    # reset: booted again
-    last = by_board[(0, 0)][-1][1].split()
-    assert last[0] == "S" and int(last[3], 16) > 0                   # hears its neighbours again
-    assert np.frombuffer(bytes.fromhex(last[2]), np.int8)[3] > 6     # and came alive again
+    last = boardlines.parse(by_board[(0, 0)][-1][1])
+    assert isinstance(last, boardlines.Status) and last.good > 0     # hears its neighbours again
+    assert last.state[spec.ALPHA] > spec.ALIVE_THRESHOLD             # and came alive again
     for k in [(1, 1), (1, 2), (0, 1)]:
         assert by_board[k][-1][0] > 3500                             # the others went on

@@ -15,7 +15,7 @@ from avrsim.build import read_trace, run_grid
 from avrsim.cases import replay
 from conftest import pio
 from monitor.grid_state import GridState
-from trainer import spec
+from rule import boardlines, spec
 
 BAR = 5e-3                       # issue 5: loss against the target, from the monitor's picture
 GATEWAY = (12, 12)               # the USB cable on the middle board: 4 links in, 24 hops at most
@@ -42,9 +42,9 @@ def monitor_views(lines, size, times_ms) -> list:
 def boards_own(lines, size, until_ms) -> np.ndarray:
     """int8 RGBA [H, W, 4]: each board's state from its own last S line before until_ms."""
     state = np.zeros((size[1], size[0], 4), np.int8)
-    for ms, x, y, line in lines:
-        if ms <= until_ms and line.startswith("S "):
-            state[y, x] = np.frombuffer(bytes.fromhex(line.split()[2]), np.int8)[:4]
+    for ms, x, y, s in boardlines.statuses(lines):
+        if ms <= until_ms:
+            state[y, x] = s.state[:4]
     return state
 
 
@@ -103,12 +103,10 @@ def erased_boards(lines, size, erase_ms) -> str:
     """Which boards the erase command at erase_ms cleared, from their S lines; a description
     of what was wrong, or "exactly the bottom half"."""
     bottom = {(x, y) for x in range(size[0]) for y in range(size[1] // 2, size[1])}
-    zero = "00" * spec.CHANNELS
+    zero = bytes(spec.CHANNELS)
     before, fires_before, on_command = {}, {}, {}
-    for ms, x, y, line in lines:
-        if not line.startswith("S "):
-            continue
-        fires, state = line.split()[1:3]
+    for ms, x, y, s in boardlines.statuses(lines):
+        fires, state = s.fires, s.state.tobytes()
         if ms < erase_ms:
             before[(x, y)] = state
         elif ms < erase_ms + 3000 and fires_before.get((x, y)) == fires:
@@ -142,7 +140,7 @@ def test_still_grows_with(fault, images, size, shipped_rule):
     lines, run = run_grid(images["emugrid"], *size, seconds, grow_script(size) + faults)
     speed(f"{fault} run", run, size)
     share = run["corrupted"] / run["link_bytes"]
-    bad = sum(int(line.split()[4], 16) for _, _, _, line in lines if line.startswith("S "))
+    bad = sum(s.bad for _, _, _, s in boardlines.statuses(lines))
     living = np.array([[(x, y) not in dead for x in range(size[0])] for y in range(size[1])])
     target = shipped_rule.target
     empty = float((target ** 2).mean())
@@ -200,7 +198,7 @@ def test_upload_flashes_the_emulated_grid_and_the_monitor_attaches(project, tmp_
         r = pio(project, "run", "-e", "emugrid", "-t", "upload", offline=False)
         assert "started the emulated grid" in r.stdout and _wait_for(4000)
         m = subprocess.run([sys.executable, "-m", "monitor", "socket://localhost:4000", "--plain", "--grow",
-                            "--size", "4x4", "--seconds", "15", "--npz", str(tmp_path / "g.npz")],
+                            "--grid", "4x4", "--seconds", "15", "--npz", str(tmp_path / "g.npz")],
                            capture_output=True, text=True, timeout=60, cwd=project)
         assert m.returncode == 0, m.stderr
         assert "4x4 grid: 16 boards reported" in m.stdout.splitlines()[-1]

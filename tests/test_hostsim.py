@@ -12,7 +12,7 @@ from conftest import extreme_rule, random_rule
 from hostsim import clib, grids
 from hostsim.__main__ import main as hostsim_main
 from reference import ScalarRule
-from trainer import intmodel, spec
+from rule import intmodel, schedule, spec
 
 RULES = {"random": lambda: random_rule(1), "random-large": lambda: random_rule(2, scale=4.0),
          "extreme": lambda: extreme_rule(3), "extreme-wide": lambda: extreme_rule(4, hidden=200)}
@@ -65,7 +65,7 @@ def test_growth_with_damage(crules):
 def test_hash_in_c(crules):
     _, crule = crules["random"]
     for x in (0, 1, 2, 12345, 2 ** 32 - 1, 0xDEADBEEF):
-        assert crule.hash32(x) == spec.hash32_int(x)
+        assert crule.hash32(x) == schedule.hash32_int(x)
 
 
 neighbourhoods = st.tuples(arrays(np.int8, (16,)), arrays(np.int8, (8, 16)))

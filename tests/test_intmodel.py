@@ -5,8 +5,8 @@ import torch
 
 from conftest import extreme_rule, random_rule, random_states
 from reference import ScalarRule
-from trainer import intmodel, spec
-from trainer.modelfile import CellRule
+from rule import intmodel, schedule, spec
+from rule.modelfile import CellRule
 
 A = spec.ALPHA
 
@@ -107,7 +107,7 @@ def test_step_fires_only_scheduled_cells():
     s = random_states(2, 2, 6, 6)
     seeds = torch.tensor([3, 4])
     out = intmodel.step(r, s, seeds, 17, 32768)
-    fire = spec.fire_mask(seeds, 17, 6, 6, 32768)
+    fire = schedule.fire_mask(seeds, 17, 6, 6, 32768)
     all_fired = intmodel.update(r, s.int()).to(torch.int8)
     assert torch.equal(out[fire], all_fired[fire]) and torch.equal(out[~fire], s[~fire])
 

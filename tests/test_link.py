@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hostsim import clib
+from rule import spec
 
 VERSION, STATE, REPORT, COMMAND, ACK = 3, 1, 2, 3, 4   # link.h
 N, E, S, W = range(4)                                   # links (cell.h)
@@ -192,7 +193,7 @@ def test_heartbeat_and_frame_contents(core):
 
 def test_firing_runs_the_rule_after_a_random_wait(core, crules_shipped):
     c = Cell(core, seed=1234, now=0)
-    seed_state = np.array([0, 0, 0] + [64] * 13, np.int8)
+    seed_state = np.array(spec.SEED_CELL, np.int8)
     c.set_state(seed_state)
     for link, state in ((E, np.full(16, 10)), (N, np.full(16, -3))):
         c.receive(link, encode(core, raw_frame(core, [state] * 3, flags=0)))
@@ -422,7 +423,7 @@ def test_host_commands_flood_the_grid_and_act_on_their_rectangle_once(core):
     p.run(1000)
     assert p.cells[(0, 0)].command("Z 1 1 3 2")
     p.run(500)
-    seed = np.array([0, 0, 0] + [64] * 13, np.int8)
+    seed = np.array(spec.SEED_CELL, np.int8)
     for (x, y), c in p.cells.items():
         inside = 1 <= x <= 3 and 1 <= y <= 2
         assert np.array_equal(c.get()[0], np.zeros(16) if inside else np.full(16, 20)), (x, y)
@@ -446,7 +447,7 @@ def test_malformed_host_commands_are_refused(core, line):
 def test_lone_board_commands_and_state_line(core):
     c = Cell(core)
     assert c.command("P")
-    assert np.array_equal(c.get()[0], np.array([0, 0, 0] + [64] * 13, np.int8))
+    assert np.array_equal(c.get()[0], np.array(spec.SEED_CELL, np.int8))
     line = ctypes.create_string_buffer(80)
     n = core.report_state(c.mem, line)
     assert line.raw[:n] == b"S 0000 " + c.get()[0].tobytes().hex().encode() + b" 0000 0000 ff ff ff\n"

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import random_rule
-from trainer import modelfile
-from trainer.modelfile import ModelFileError
+from rule import modelfile
+from rule.modelfile import ModelFileError
 
 
 def test_round_trip(tmp_path):

@@ -13,8 +13,9 @@ from hypothesis import given, settings, strategies as st
 
 from monitor import render
 from monitor.grid_state import GridState
+from rule import files
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = str(files.REPO)
 
 
 def report(x, y, rgba) -> bytes:

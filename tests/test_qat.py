@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import extreme_rule, random_rule, random_states
-from trainer import intmodel, spec
+from rule import intmodel, schedule, spec
 from trainer.nca import NCA
 
 
@@ -16,7 +16,7 @@ def run_both(rule, states, seeds, steps, device="cpu"):
     B, H, W, _ = s.shape
     for t in range(steps):
         s = intmodel.step(r, s, seeds.to(device), t, 32768)
-        fire = spec.fire_mask(seeds.to(device), t, H, W, 32768)
+        fire = schedule.fire_mask(seeds.to(device), t, H, W, 32768)
         S = model.step(S, fire, quantize=True)
         yield t, s, S
 

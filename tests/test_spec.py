@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from trainer import intmodel, spec
+from rule import intmodel, schedule, spec
 
 
 # hash32 ("lowbias32") evaluated by hand-checkable Python integer arithmetic
@@ -12,23 +12,23 @@ HASH_TABLE = [(0, 0x00000000), (1, 0x688990C0), (2, 0xD1132181), (12345, 0x912EF
 
 @pytest.mark.parametrize("x, h", HASH_TABLE)
 def test_hash32_known_answers(x, h):
-    assert spec.hash32_int(x) == h
-    assert int(spec.hash32(torch.tensor([x], dtype=torch.int64))[0]) == h
+    assert schedule.hash32_int(x) == h
+    assert int(schedule.hash32(torch.tensor([x], dtype=torch.int64))[0]) == h
 
 
 def test_hash32_tensor_matches_python_over_the_whole_range():
     g = torch.Generator().manual_seed(0)
     xs = torch.cat([torch.randint(0, 2 ** 32, (5000,), generator=g, dtype=torch.int64),
                     torch.tensor([0, 1, 2 ** 16 - 1, 2 ** 16, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1])])
-    got = spec.hash32(xs).tolist()
-    assert got == [spec.hash32_int(x) for x in xs.tolist()]
+    got = schedule.hash32(xs).tolist()
+    assert got == [schedule.hash32_int(x) for x in xs.tolist()]
 
 
 def test_fire_mask_is_the_documented_formula():
     seeds = torch.tensor([0, 7, 2 ** 32 - 1], dtype=torch.int64)
-    threshold = spec.fire_threshold(0.5)
-    mask = spec.fire_mask(seeds, 123, 5, 9, threshold)
-    H = spec.hash32_int
+    threshold = schedule.fire_threshold(0.5)
+    mask = schedule.fire_mask(seeds, 123, 5, 9, threshold)
+    H = schedule.hash32_int
     for b, seed in enumerate(seeds.tolist()):
         for y in range(5):
             for x in range(9):
@@ -38,19 +38,19 @@ def test_fire_mask_is_the_documented_formula():
 
 def test_fire_rate_extremes_and_mean():
     seeds = torch.arange(4, dtype=torch.int64)
-    assert not spec.fire_mask(seeds, 0, 24, 24, spec.fire_threshold(0.0)).any()
-    assert spec.fire_mask(seeds, 0, 24, 24, spec.fire_threshold(1.0)).all()
-    rate = torch.stack([spec.fire_mask(seeds, t, 24, 24, 32768) for t in range(50)]).float().mean()
+    assert not schedule.fire_mask(seeds, 0, 24, 24, schedule.fire_threshold(0.0)).any()
+    assert schedule.fire_mask(seeds, 0, 24, 24, schedule.fire_threshold(1.0)).all()
+    rate = torch.stack([schedule.fire_mask(seeds, t, 24, 24, 32768) for t in range(50)]).float().mean()
     assert abs(float(rate) - 0.5) < 0.01
-    assert spec.fire_threshold(0.5) == 32768
+    assert schedule.fire_threshold(0.5) == 32768
     with pytest.raises(ValueError, match="fire rate"):
-        spec.fire_threshold(1.5)
+        schedule.fire_threshold(1.5)
 
 
 def test_schedule_differs_between_steps_and_seeds():
-    a = spec.fire_mask(torch.tensor([1]), 0, 24, 24, 32768)
-    assert not torch.equal(a, spec.fire_mask(torch.tensor([1]), 1, 24, 24, 32768))
-    assert not torch.equal(a, spec.fire_mask(torch.tensor([2]), 0, 24, 24, 32768))
+    a = schedule.fire_mask(torch.tensor([1]), 0, 24, 24, 32768)
+    assert not torch.equal(a, schedule.fire_mask(torch.tensor([1]), 1, 24, 24, 32768))
+    assert not torch.equal(a, schedule.fire_mask(torch.tensor([2]), 0, 24, 24, 32768))
 
 
 # round_shift(v, k) = floor((v + 2^(k-1)) / 2^k): nearest, ties toward +infinity

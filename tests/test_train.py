@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer import modelfile
+from rule import modelfile
 from trainer.config import tiny
 from trainer.train import Trainer, TrainError
 

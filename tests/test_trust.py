@@ -17,11 +17,11 @@ from codegen import outdir
 from codegen.build import FILES, build, render
 from conftest import random_rule
 from hostsim import clib
-from trainer import modelfile
-from trainer.modelfile import ModelFileError
-from trainer.plaintext import plain
+from rule import files, modelfile
+from rule.modelfile import ModelFileError
+from rule.plaintext import plain
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = str(files.REPO)
 MARKER = "/tmp/nca-cells-injected-code-ran"
 # C that, if it ever got out of a string or comment, would run inside `hostsim check`
 INJECT = ('x" ;\n__attribute__((constructor)) static void pwn(void) { __builtin_abort(); }\n'

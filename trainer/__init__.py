@@ -1,1 +1,1 @@
-"""The cell rule: quantization-aware trainer, exact integer model, model files (docs/cell-rule.md)."""
+"""Training the cell rule: the quantization-aware NCA, its training loop, targets and evaluation (docs/cell-rule.md)."""

@@ -1,18 +1,23 @@
-"""python -m trainer {train, eval, init, bench}"""
+"""python -m trainer: train a cell rule and judge it.
+
+  train   train a rule (default: the shipped lizard recipe; --tiny runs in about a minute)
+  eval    the quality bars of a model file (growth, persistence, regeneration, dead boards)
+  init    write an untrained random rule (for tests and benchmarks)
+  bench   training and integer-model speed, float vs integer, CPU (and CUDA)
+"""
 import argparse
 import dataclasses
 import json
 import sys
 
-from trainer import modelfile
+from rule import cli, modelfile
+from rule.modelfile import ModelFileError
 from trainer.config import TrainConfig, tiny
-from trainer.modelfile import ModelFileError
 from trainer.train import TrainError
 from trainer.target import TargetError
 
 
-class UsageError(ValueError):
-    pass
+UsageError = cli.UsageError
 
 
 def cmd_train(args):
@@ -51,7 +56,7 @@ def cmd_eval(args):
     from trainer.evaluate import BARS, evaluate, passes
     if args.runs < 1:
         raise UsageError(f"--runs: expected at least 1 schedule seed, got {args.runs}")
-    path = args.model_option or args.model or modelfile.DEFAULT_MODEL
+    path = args.model
     rule = modelfile.load(path)
     result = evaluate(rule, runs=args.runs, device=args.device or "cpu", path=path)
     if args.json:
@@ -64,17 +69,9 @@ def cmd_eval(args):
 
 def cmd_init(args):
     from trainer.nca import NCA
-    import torch
     if not 1 <= args.hidden <= 1024:
         raise UsageError(f"--hidden: expected 1..1024, got {args.hidden}")
-    model = NCA(args.hidden, seed=args.seed)
-    g = torch.Generator().manual_seed(args.seed + 1)
-    with torch.no_grad():  # a rule that does something: random second layer and biases
-        model.w2.copy_(torch.randn(model.w2.shape, generator=g) * args.scale / model.w2.shape[1] ** 0.5)
-        model.b1.copy_(torch.randn(model.b1.shape, generator=g) * 0.1 * args.scale)
-        model.b2.copy_(torch.randn(model.b2.shape, generator=g) * 0.1 * args.scale)
-        model.w1.mul_(args.scale)
-    rule = model.export(meta={"name": f"random-{args.seed}", "init_seed": args.seed, "scale": args.scale})
+    rule = NCA.random(args.hidden, args.seed, args.scale).export(meta={"name": f"random-{args.seed}", "init_seed": args.seed, "scale": args.scale})
     modelfile.save(rule, args.out)
     print(f"untrained random rule (seed {args.seed}, hidden {args.hidden}) written to {args.out}")
 
@@ -85,13 +82,15 @@ def cmd_bench(args):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m trainer", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train a rule (default: the shipped lizard recipe)")
     t.add_argument("--tiny", action="store_true", help="a tiny config that runs in about a minute")
     t.add_argument("--target", help="emoji, U+XXXX, or RGBA image path")
     t.add_argument("--pattern-size", type=int, dest="pattern_size")
-    t.add_argument("--grid-size", type=int, dest="grid_size")
+    t.add_argument("--grid", metavar="WxH", help="training grid, square (default: the recipe's)")
+    cli.alias(t, "--grid-size", "grid_size", type=int)
     t.add_argument("--hidden", type=int)
     t.add_argument("--float-iters", type=int, dest="float_iters")
     t.add_argument("--qat-iters", type=int, dest="qat_iters")
@@ -102,27 +101,38 @@ def main(argv=None):
     t.add_argument("--lr", type=float)
     t.add_argument("--lr-drop-at", type=int, dest="lr_drop_at")
     t.add_argument("--name")
-    t.add_argument("--out-dir", dest="out_dir", help="run folder: checkpoint, model, pictures (resumes if present)")
-    t.add_argument("--out", help="also write the model file here (e.g. models/lizard.npz)")
+    t.add_argument("--out-dir", dest="out_dir", metavar="DIR",
+                   help="run folder: checkpoint, model, pictures (resumes if present)")
+    t.add_argument("--out", metavar="FILE", help="also write the model file here (e.g. models/lizard.npz)")
     t.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     t.add_argument("--restart", action="store_true",
                    help="start over even if the run folder has a checkpoint (kept as checkpoint.npz.old)")
     t.add_argument("--no-eval", action="store_true")
     t.add_argument("--quiet", action="store_true")
     e = sub.add_parser("eval", help="quality bars of a model (default: the shipped rule)")
-    e.add_argument("model", nargs="?", help=argparse.SUPPRESS)   # the old spelling
-    e.add_argument("--model", dest="model_option", help="model file (default: the shipped rule)")
+    cli.add_model(e)
+    e.add_argument("model_positional", nargs="?", help=argparse.SUPPRESS)   # the old spelling
     e.add_argument("--json", action="store_true")
     e.add_argument("--runs", type=int, default=16, help="schedule seeds to average over")
     e.add_argument("--device")
     i = sub.add_parser("init", help="write an untrained random rule (for tests)")
-    i.add_argument("--out", required=True)
+    i.add_argument("--out", required=True, metavar="FILE", help="the model file to write")
     i.add_argument("--seed", type=int, required=True)
-    i.add_argument("--hidden", type=int, default=96)
+    i.add_argument("--hidden", type=int, default=TrainConfig.hidden, help="hidden units (default: the recipe's)")
     i.add_argument("--scale", type=float, default=1.0, help="weight scale (large values drive saturation)")
     b = sub.add_parser("bench", help="training it/s and cell updates/s, float vs integer, CPU (and CUDA)")
-    b.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
-    args = ap.parse_args(argv)
+    b.add_argument("--seconds", type=float, default=3.0, help="wall-clock time per measurement")
+    args = cli.resolve(ap.parse_args(argv))
+    if args.cmd == "train" and args.grid:
+        try:
+            width, height = cli.parse_grid(args.grid)
+        except cli.UsageError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if width != height:
+            print(f"error: --grid: training grids are square, got {args.grid!r}", file=sys.stderr)
+            return 2
+        args.grid_size = width
     try:
         return {"train": cmd_train, "eval": cmd_eval, "init": cmd_init, "bench": cmd_bench}[args.cmd](args) or 0
     except (ModelFileError, TargetError, TrainError, UsageError) as err:

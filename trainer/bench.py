@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from trainer import intmodel, modelfile, spec
+from rule import intmodel, modelfile, schedule
 from trainer.config import TrainConfig
 from trainer.nca import NCA
 from trainer.train import Trainer
@@ -41,7 +41,7 @@ def update_rates(rule, device, seconds, batch=16):
     r = intmodel.IntRule(rule, device)
     model = NCA.from_rule(rule).to(device)
     steps = 20
-    threshold = spec.fire_threshold(0.5)
+    threshold = schedule.fire_threshold(0.5)
 
     def run_int():
         s = intmodel.seed_state(batch, H, W, device)
@@ -54,7 +54,7 @@ def update_rates(rule, device, seconds, batch=16):
         S = intmodel.seed_state(batch, H, W, device).permute(0, 3, 1, 2).float()
         with torch.no_grad():
             for t in range(steps):
-                S = model.step(S, spec.fire_mask(seeds, t, H, W, threshold), quantize=False)
+                S = model.step(S, schedule.fire_mask(seeds, t, H, W, threshold), quantize=False)
         if device.type == "cuda":
             torch.cuda.synchronize()
 

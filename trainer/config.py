@@ -1,7 +1,7 @@
 """Training configuration as plain code. `TrainConfig()` is the shipped default rule's recipe."""
 import dataclasses
 
-from trainer import spec
+from rule import spec
 
 
 @dataclasses.dataclass
@@ -35,7 +35,7 @@ class TrainConfig:
 
     def problems(self) -> list:
         """What is wrong with this config, as 'field: expected ..., got ...' (checked before training)."""
-        from trainer.modelfile import name_problem
+        from rule.modelfile import name_problem
         checks = [
             ("hidden", 1 <= self.hidden <= 1024, "1..1024"),
             ("pattern_size", 1 <= self.pattern_size <= spec.GRID_MAX, f"1..{spec.GRID_MAX}"),

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import torch
 
-from trainer import intmodel, spec
-from trainer.modelfile import CellRule, ModelFileError
+from rule import intmodel, schedule, spec
+from rule.modelfile import CellRule, ModelFileError
 from trainer.nca import NCA
 from trainer.train import living_cells, per_sample_loss
 
@@ -42,7 +42,7 @@ def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu
         raise ModelFileError(path, "target", "missing: eval needs the target the rule was trained on")
     H, W = rule.target.shape[:2]
     target = torch.from_numpy(rule.target).permute(2, 0, 1).to(device)
-    threshold = spec.fire_threshold(fire_rate)
+    threshold = schedule.fire_threshold(fire_rate)
     seeds = torch.arange(runs, dtype=torch.int64, device=device)
     r = intmodel.IntRule(rule, device)
     with torch.no_grad():
@@ -62,7 +62,7 @@ def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu
         model = NCA.from_rule(rule).to(device)
         S = intmodel.seed_state(runs, H, W, device).permute(0, 3, 1, 2).float()
         for t in range(GROWTH_STEPS):
-            S = model.step(S, spec.fire_mask(seeds, t, H, W, threshold), quantize=False)
+            S = model.step(S, schedule.fire_mask(seeds, t, H, W, threshold), quantize=False)
         float_growth = float(per_sample_loss(S, target).mean())
     return {"growth_loss": growth, "persist_loss": persist, "regen_loss": regen,
             "float_growth_loss": float_growth, "quantization_cost": growth - float_growth,
@@ -76,12 +76,12 @@ def passes(result: dict) -> dict:
 
 def save_pictures(rule: CellRule, out_dir, fire_rate: float = 0.5, schedule_seed: int = 0) -> list:
     """target.png; growth.png + growth.gif (from the seed); regen.png (left half erased at 200)."""
-    from trainer.pictures import rgba_to_image, save_gif, state_to_image, strip
+    from rule.pictures import rgba_to_image, save_gif, state_to_image, strip
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     H, W = rule.target.shape[:2]
     r = intmodel.IntRule(rule)
-    threshold = spec.fire_threshold(fire_rate)
+    threshold = schedule.fire_threshold(fire_rate)
     seeds = torch.tensor([schedule_seed], dtype=torch.int64)
     growth_shots, regen_shots = (0, 10, 25, 50, 100, 200, 1000, 2000), (0, 25, 50, 100, 200, 300)
     with torch.no_grad():

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trainer import spec
-from trainer.modelfile import CellRule
+from rule import spec
+from rule.modelfile import CellRule
 
 
 def exact_float32():
@@ -61,7 +61,7 @@ def neighbour_max(a: torch.Tensor) -> torch.Tensor:
 
 
 class NCA(torch.nn.Module):
-    def __init__(self, hidden: int = 96, seed: int | None = None):
+    def __init__(self, hidden: int, seed: int | None = None):
         super().__init__()
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         bound = 1.0 / math.sqrt(spec.PERCEPTION)
@@ -119,6 +119,19 @@ class NCA(torch.nn.Module):
                   for n in ("w1", "b1", "w2", "b2")}
         return CellRule(w1=w1, b1=b1, w2=w2, b2=b2, w1_exp=e1, w2_exp=e2, meta=dict(meta or {}),
                         float_params=floats, target=target)
+
+    @classmethod
+    def random(cls, hidden: int, seed: int, scale: float = 1.0) -> "NCA":
+        """An untrained rule that does something (the article's do-nothing start would not): random
+        second layer and biases; `scale` multiplies every weight (large values drive saturation)."""
+        m = cls(hidden, seed=seed)
+        g = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            m.w1.mul_(scale)
+            m.w2.copy_(torch.randn(m.w2.shape, generator=g) * scale / hidden ** 0.5)
+            m.b1.copy_(torch.randn(m.b1.shape, generator=g) * 0.1 * scale)
+            m.b2.copy_(torch.randn(m.b2.shape, generator=g) * 0.1 * scale)
+        return m
 
     @classmethod
     def from_rule(cls, rule: CellRule) -> "NCA":

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from trainer import modelfile, npzfile, spec
+from rule import intmodel, modelfile, npzfile, schedule, spec
 from trainer.config import TrainConfig
 from trainer.nca import NCA
 from trainer.target import load_target
@@ -31,9 +31,7 @@ def default_device() -> torch.device:
 
 def seed_units(grid: int, device) -> torch.Tensor:
     """The seed state, float [16, grid, grid] in state units."""
-    s = torch.zeros(spec.CHANNELS, grid, grid, device=device)
-    s[spec.ALPHA:, grid // 2, grid // 2] = 2 ** spec.STATE_FRAC_BITS
-    return s
+    return intmodel.seed_state(1, grid, grid, device)[0].permute(2, 0, 1).float()
 
 
 def per_sample_loss(S: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -90,7 +88,7 @@ class Trainer:
         self.pool = self.seed.repeat(cfg.pool_size, 1, 1, 1)
         self.iteration = 0
         self.history: list[float] = []
-        self.threshold = spec.fire_threshold(cfg.fire_rate)
+        self.threshold = schedule.fire_threshold(cfg.fire_rate)
 
     # --- checkpoints ---------------------------------------------------------------------
     @property
@@ -185,7 +183,7 @@ class Trainer:
         steps = int(torch.randint(cfg.rollout_min, cfg.rollout_max, (), generator=self.gen))
         seeds = torch.randint(0, 2 ** 31, (cfg.batch,), generator=self.gen).to(self.device)
         for t in range(steps):
-            fire = spec.fire_mask(seeds, t, cfg.grid_size, cfg.grid_size, self.threshold)
+            fire = schedule.fire_mask(seeds, t, cfg.grid_size, cfg.grid_size, self.threshold)
             if living is not None:
                 x = x * living
             x = self.model.step(x, fire, quantize)

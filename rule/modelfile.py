@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import spec
-from trainer.npzfile import NpzError, atomic_savez, read
+from rule import spec
+from rule.files import REPO
+from rule.npzfile import NpzError, atomic_savez, read
 
 FORMAT = "nca-cell-rule"
 VERSION = 1
@@ -26,7 +27,7 @@ RULE_CONSTANTS = {
     "sobel_shift": spec.SOBEL_SHIFT,
     "alive_threshold": spec.ALIVE_THRESHOLD,
 }
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "lizard.npz"
+DEFAULT_MODEL = REPO / "models" / "lizard.npz"
 
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # it goes into C, comments and the boards' hello line

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from trainer import spec
+from rule import spec
 
 SCALE = 8  # screen pixels per cell
 

@@ -6,13 +6,13 @@ a known name, an allowed dtype, at most so many elements, and a stored size that
 header. So a lying header, a zip bomb, an object array or a 10^12-element shape is refused with
 an error naming the member, before it costs memory.
 """
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 from numpy.lib import format as npy
+
+from rule.files import atomic_write
 
 MAX_MEMBERS = 64
 
@@ -27,25 +27,8 @@ class NpzError(ValueError):
 
 def atomic_savez(path, arrays: dict, compress: bool = True) -> None:
     """Write an .npz so that `path` is either the old file or the complete new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; a model file is for sharing
-        with os.fdopen(fd, "wb") as f:
-            (np.savez_compressed if compress else np.savez)(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        (np.savez_compressed if compress else np.savez)(f, **arrays)
 
 
 def read(path, schema: dict, error=NpzError, only=None) -> dict:

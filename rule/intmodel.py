@@ -8,8 +8,8 @@ float64 matmuls of integers, exact since every value stays far below 2^53.
 import torch
 import torch.nn.functional as F
 
-from trainer import spec
-from trainer.modelfile import CellRule
+from rule import schedule, spec
+from rule.modelfile import CellRule
 
 
 class IntRule:
@@ -69,15 +69,15 @@ def update(r: IntRule, s: torch.Tensor) -> torch.Tensor:
 def step(r: IntRule, states: torch.Tensor, seeds: torch.Tensor, step_index: int, threshold: int) -> torch.Tensor:
     """One scheduled step of int8 grids [B, H, W, 16]; seeds int64 [B]."""
     B, H, W, _ = states.shape
-    fire = spec.fire_mask(seeds, step_index, H, W, threshold)
+    fire = schedule.fire_mask(seeds, step_index, H, W, threshold)
     s = states.int()
     return torch.where(fire[..., None], update(r, s), s).to(torch.int8)
 
 
 def seed_state(batch: int, height: int, width: int, device="cpu") -> torch.Tensor:
-    """The article's seed: the centre cell's alpha and hidden channels at 1.0, all else 0."""
+    """int8 [batch, height, width, 16]: spec.SEED_CELL in the centre cell, all else 0."""
     s = torch.zeros(batch, height, width, spec.CHANNELS, dtype=torch.int8, device=device)
-    s[:, height // 2, width // 2, spec.ALPHA:] = 1 << spec.STATE_FRAC_BITS
+    s[:, height // 2, width // 2] = torch.tensor(spec.SEED_CELL, dtype=torch.int8)
     return s
 
 
