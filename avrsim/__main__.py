@@ -8,7 +8,6 @@
   stop    stop the served grid
   trace   a debug build's grid run; every rule update replayed through the PyTorch integer model
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -135,9 +134,7 @@ def cmd_trace(args) -> int:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m avrsim", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap, sub = cli.tool("python -m avrsim", __doc__)
     c = sub.add_parser("cycles", help="cycles per cell update: reference C vs AVR kernel")
     cli.add_model(c)
     r = sub.add_parser("run", help="run a firmware image; print its USB serial output")

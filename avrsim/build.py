@@ -14,8 +14,10 @@ from codegen.build import render
 from rule import spec
 from rule.files import REPO, cached
 
-HARNESS_SRC = Path(__file__).resolve().parent / "harness.c"
-GRID_SRC = Path(__file__).resolve().parent / "grid.c"
+HERE = Path(__file__).resolve().parent
+HARNESS_SRC, GRID_SRC = HERE / "harness.c", HERE / "grid.c"
+WIRING = REPO / "firmware" / "avr"   # wiring.h: pins, baud rates, trace marks (board.h for the AVR)
+LINK_H = REPO / "firmware" / "core" / "link.h"
 
 
 class ToolError(RuntimeError):
@@ -46,11 +48,19 @@ def _run(cmd, cwd):
 
 
 def _simavr_program(src: Path) -> Path:
+    """A host program around simavr, built with the boards' wiring and clock (the same headers and
+    -DF_CPU the firmware is built with)."""
     need("cc", "gcc")
     if not Path("/usr/include/simavr/sim_avr.h").is_file():
         raise ToolError("simavr headers not found: install Debian's libsimavr-dev and libelf-dev")
-    return cached("avrsim", (src.name, src.read_text()), src.stem, lambda d, out: _run(
-        ["cc", "-std=c99", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-o", out, str(src), "-lsimavr", "-lelf"], d))
+    sources = [src, HERE / "simavr_board.h", WIRING / "wiring.h", LINK_H]
+    board = firmware_flags()
+    f_cpu = next(f for f in board if f.startswith("-DF_CPU="))
+    mcu = next(f.split("=", 1)[1] for f in board if f.startswith("-mmcu="))
+    flags = ["-std=c99", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", f_cpu, f'-DBOARD_MCU="{mcu}"',
+             f"-I{HERE}", f"-I{WIRING}", f"-I{LINK_H.parent}"]
+    return cached("avrsim", ([(p.name, p.read_text()) for p in sources], flags), src.stem, lambda d, out: _run(
+        ["cc", *flags, "-o", out, str(src), "-lsimavr", "-lelf"], d))
 
 
 def harness() -> Path:
@@ -97,12 +107,13 @@ AVR_KERNEL = ("nca_rule_avr.c", "nca_kernels.S")
 
 def rule_image(rule, kernel: str = "reference") -> Path:
     """The test firmware with the generated rule, compiled as the firmware compiles it.
-    kernel: 'reference' (generated nca_rule.c) or 'avr' (firmware/avr/nca_rule_avr.c + .S)."""
+    kernel: 'reference' (generated nca_rule.c) or 'avr' (firmware/rule/avr/nca_rule_avr.c + .S)."""
     need("avr-gcc", "gcc-avr")
     files = render(rule, "model")
-    files["rule_bench.c"] = (REPO / "firmware" / "test" / "rule_bench.c").read_text()
+    files["rule_bench.c"] = (HERE / "rule_bench.c").read_text()
+    files.update({name: (WIRING / name).read_text() for name in ("board.h", "wiring.h")})
     if kernel == "avr":
-        files.update({name: (REPO / "firmware" / "avr" / name).read_text() for name in AVR_KERNEL})
+        files.update({name: (REPO / "firmware" / "rule" / "avr" / name).read_text() for name in AVR_KERNEL})
         rule_sources = list(AVR_KERNEL)
     elif kernel == "reference":
         rule_sources = ["nca_rule.c"]

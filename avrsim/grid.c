@@ -21,7 +21,7 @@
  *                            wires get one data bit inverted
  *   "load <elf>"             flash a new image into every board and reset them all
  * Output lines: "<ms> <x> <y> <line>" for each line a board prints on its USB serial.
- * --trace FILE: a debug build (-DCELL_TRACE) marks each rule update in GPIOR0; each update's
+ * --trace FILE: a debug build (-DCELL_TRACE) marks each rule update (wiring.h's trace mark); each update's
  * inputs (own state, 8 neighbours) and output go to FILE as records of int16 x, y, uint32 ms,
  * 144 + 16 int8 (little-endian).
  */
@@ -38,26 +38,13 @@
 #include <unistd.h>
 
 #include <simavr/avr_eeprom.h>
-#include <simavr/avr_ioport.h>
-#include <simavr/avr_uart.h>
-#include <simavr/sim_avr.h>
 #include <simavr/sim_elf.h>
 #include <simavr/sim_io.h>
-#include <simavr/sim_irq.h>
 
-#define F_CPU 16000000UL
-#define CYCLES_PER_MS (F_CPU / 1000)
+#include "simavr_board.h"
+
 #define SLICE 100 /* cycles a board runs before wires deliver: well under a link bit (1667) */
-#define GPIOR0 0x3E /* data addresses of the trace marks (cell.c, CELL_TRACE) */
-#define GPIOR1 0x4A
-#define GPIOR2 0x4B
 #define TRACE_IN (9 * 16)
-
-/* links N, E, S, W: TX pin (port B), RX pin (port C) */
-static const int TX_PIN[4] = {0, 1, 2, 4};
-static const int RX_PIN[4] = {0, 1, 2, 3};
-static const int DX[4] = {0, 1, 0, -1};
-static const int DY[4] = {-1, 0, 1, 0};
 
 struct trace_record {
     int16_t x, y;
@@ -98,7 +85,6 @@ static struct worker *workers;
 static int width, height, n_threads = 1;
 static FILE *out, *trace_out;
 static unsigned long long now_cycles;
-#define BIT_CYCLES (F_CPU / 9600.0) /* board.h LINK_BAUD */
 static uint32_t corrupt_ppm, rng = 0x12345678u;
 static unsigned long long link_bytes, corrupted;
 static unsigned long traced;
@@ -177,7 +163,7 @@ static void on_uart_out(struct avr_irq_t *irq, uint32_t value, void *param)
 static void on_trace_mark(struct avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
 {
     struct board *b = param;
-    uint16_t at = (uint16_t)(avr->data[GPIOR1] | avr->data[GPIOR2] << 8);
+    uint16_t at = (uint16_t)(avr->data[TRACE_PTR_LO_ADDR] | avr->data[TRACE_PTR_HI_ADDR] << 8);
     (void)addr;
     if (at + TRACE_IN > avr->ramend) {
         return;
@@ -210,7 +196,7 @@ static struct board *board_at(int x, int y)
 static int load_image(const char *path)
 {
     elf_firmware_t fw;
-    int i, l;
+    int i;
     memset(&fw, 0, sizeof fw);
     if (elf_read_firmware(path, &fw) != 0) {
         fprintf(stderr, "grid: cannot read firmware %s\n", path);
@@ -224,9 +210,7 @@ static int load_image(const char *path)
         avr_ioctl(b->avr, AVR_IOCTL_EEPROM_SET, &ee);
         avr_reset(b->avr);
         b->len = b->has_done = b->has_trace = 0;
-        for (l = 0; l < 4; l++) { /* idle-high link inputs: the pull-up of an unplugged link */
-            avr_raise_irq(avr_io_getirq(b->avr, AVR_IOCTL_IOPORT_GETIRQ('C'), RX_PIN[l]), 1);
-        }
+        board_links_idle(b->avr);
     }
     return 0;
 }
@@ -239,10 +223,10 @@ static void run_command(const char *cmd)
     struct board *b;
     if (sscanf(cmd, "kill %d %d", &x, &y) == 2 && (b = board_at(x, y))) {
         b->dead = 1;
-        for (l = 0; l < 4; l++) { /* its neighbours' inputs from it go idle (pull-ups) */
+        for (l = 0; l < LINK_COUNT; l++) { /* its neighbours' inputs from it go idle (pull-ups) */
             struct board *n = board_at(x + DX[l], y + DY[l]);
             if (n) {
-                avr_raise_irq(avr_io_getirq(n->avr, AVR_IOCTL_IOPORT_GETIRQ('C'), RX_PIN[(l + 2) % 4]), 1);
+                avr_raise_irq(board_rx_pin(n->avr, (l + 2) % LINK_COUNT), 1);
             }
         }
     } else if (sscanf(cmd, "reset %d %d", &x, &y) == 2 && (b = board_at(x, y))) {
@@ -451,18 +435,16 @@ int main(int argc, char **argv)
     boards = calloc((size_t)(width * height), sizeof *boards);
     for (i = 0; i < width * height; i++) {
         struct board *b = &boards[i];
-        uint32_t flags = 0;
         b->x = i % width;
         b->y = i / width;
         b->rate = 1.0 + ((int)((i * 2654435761u) >> 16) % 41 - 20) * 1e-4;
-        b->avr = avr_make_mcu_by_name("atmega328p");
-        avr_init(b->avr);
-        b->avr->frequency = F_CPU;
-        b->avr->log = 0;
-        b->avr->sleep = no_sleep;
-        avr_ioctl(b->avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
+        b->avr = board_new(no_sleep);
+        if (!b->avr) {
+            fprintf(stderr, "grid: simavr has no %s\n", BOARD_MCU);
+            return 2;
+        }
         avr_irq_register_notify(avr_io_getirq(b->avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), on_uart_out, b);
-        avr_register_io_write(b->avr, GPIOR0, on_trace_mark, b);
+        avr_register_io_write(b->avr, TRACE_MARK_ADDR, on_trace_mark, b);
     }
     if (load_image(argv[1]) != 0) {
         return 2;
@@ -484,8 +466,8 @@ int main(int argc, char **argv)
                 w->to_board = n;
                 w->pending = -1;
                 w->level = 1;
-                w->to = avr_io_getirq(n->avr, AVR_IOCTL_IOPORT_GETIRQ('C'), RX_PIN[(l + 2) % 4]);
-                avr_irq_register_notify(avr_io_getirq(b->avr, AVR_IOCTL_IOPORT_GETIRQ('B'), TX_PIN[l]), on_wire, w);
+                w->to = board_rx_pin(n->avr, (l + 2) % LINK_COUNT);
+                avr_irq_register_notify(board_tx_pin(b->avr, l), on_wire, w);
             }
         }
     }

@@ -2,7 +2,7 @@
  *
  *   harness rule ELF BUF_ADDR N   stdin: N cases of [self 16][nbr 8x16] bytes; stdout: N outputs
  *                                 of 16 bytes, then N uint32 (LE) cycle counts of the update.
- *                                 The test firmware (firmware/test/rule_bench.c) writes GPIOR0:
+ *                                 The test firmware (avrsim/rule_bench.c) writes the trace mark:
  *                                 1 = ready for a case, 2 = update starts, 3 = update done.
  *   harness run ELF CYCLES BSS_END [INPUT]
  *                                 paints the free RAM, runs CYCLES cycles, sends INPUT on the
@@ -16,14 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <simavr/avr_ioport.h>
-#include <simavr/avr_uart.h>
-#include <simavr/sim_avr.h>
 #include <simavr/sim_elf.h>
 #include <simavr/sim_io.h>
-#include <simavr/sim_irq.h>
 
-#define GPIOR0_ADDR 0x3E
+#include "simavr_board.h"
+
 #define CASE_IN 144
 #define CASE_OUT 16
 
@@ -77,23 +74,17 @@ static void on_uart_out(struct avr_irq_t *irq, uint32_t value, void *param)
 static avr_t *load(const char *elf)
 {
     elf_firmware_t fw;
-    uint32_t flags = 0;
     memset(&fw, 0, sizeof fw);
     if (elf_read_firmware(elf, &fw) != 0) {
         fprintf(stderr, "cannot read %s\n", elf);
         exit(2);
     }
-    avr = avr_make_mcu_by_name("atmega328p");
+    avr = board_new(no_sleep);
     if (!avr) {
-        fprintf(stderr, "simavr has no atmega328p\n");
+        fprintf(stderr, "simavr has no %s\n", BOARD_MCU);
         exit(2);
     }
-    avr_init(avr);
-    avr->frequency = 16000000;
     avr_load_firmware(avr, &fw);
-    avr->log = 0;
-    avr->sleep = no_sleep;
-    avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags); /* no host sleeping, no echo */
     return avr;
 }
 
@@ -112,7 +103,7 @@ static int run_rule(int argc, char **argv)
         fprintf(stderr, "expected %ld cases on stdin\n", n_cases);
         return 2;
     }
-    avr_register_io_write(avr, GPIOR0_ADDR, on_marker, NULL);
+    avr_register_io_write(avr, TRACE_MARK_ADDR, on_marker, NULL);
     while (!stop) {
         int state = avr_run(avr);
         if (state == cpu_Done || state == cpu_Crashed) {
@@ -141,9 +132,7 @@ static int run_firmware(int argc, char **argv)
         avr->data[a] = 0xAA; /* paint: what the stack never touches keeps this value */
     }
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), on_uart_out, NULL);
-    for (a = 0; a < 4; a++) { /* unplugged links idle high (the pull-ups) */
-        avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('C'), a), 1);
-    }
+    board_links_idle(avr);
     profile_path = getenv("NCA_PROFILE"); /* optional: cycles spent at each flash address */
     if (profile_path) {
         profile = calloc(0x8000, sizeof *profile);

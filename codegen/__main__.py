@@ -5,7 +5,6 @@
   prepare  [--project DIR] [--model FILE]: what `pio run` does first (make generated/ the rule
            to build, say which)
 """
-import argparse
 import signal
 import sys
 
@@ -18,9 +17,7 @@ from rule.modelfile import ModelFileError
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m codegen", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap, sub = cli.tool("python -m codegen", __doc__)
     b = sub.add_parser("build", help="generate the C for a model (default: the shipped rule); pio run then builds it")
     cli.add_model(b)
     b.add_argument("--out-dir", default=str(DEFAULT_OUT), metavar="DIR",

@@ -1,4 +1,6 @@
-"""Render a model file into portable C (templates in codegen/templates/)."""
+"""A model file -> the rule's portable C: nca_config.h and nca_weights.c rendered from the templates
+in codegen/templates/ (what varies with the model), the fixed C of firmware/rule/ copied beside
+them, every file with the generated-file banner."""
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -12,10 +14,12 @@ from rule.modelfile import CellRule
 from rule.files import REPO
 from rule.plaintext import plain
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"   # what varies with the model
+RUNTIME = REPO / "firmware" / "rule"                          # the rule's fixed C, copied with the banner
 DEFAULT_OUT = REPO / "generated"
-FILES = ("nca_config.h", "nca_weights.h", "nca_weights.c", "nca_rule.h", "nca_common.c", "nca_rule.c",
-         "nca_schedule.h")
+TEMPLATED = ("nca_config.h", "nca_weights.c")
+COPIED = ("nca_weights.h", "nca_rule.h", "nca_common.c", "nca_rule.c", "nca_schedule.h")
+FILES = TEMPLATED + COPIED
 W2_CHUNK = 4  # hidden units per layer-2 chunk: the AVR kernel keeps 4 of them in registers
 
 
@@ -79,7 +83,10 @@ def render(rule: CellRule, source_name: str) -> dict:
                hash_mul1=spec.HASH_MUL1, hash_mul2=spec.HASH_MUL2,
                w1=rule.w1.tolist(), b1=rule.b1.tolist(), w2q=w2_chunks(rule.w2).tolist(), b2=rule.b2.tolist(),
                w2_chunk=W2_CHUNK, w2_chunks=-(-rule.hidden // W2_CHUNK))
-    return {name: ENV.get_template(name + ".j2").render(**ctx) for name in FILES}
+    files = {name: ENV.get_template(name + ".j2").render(**ctx) for name in TEMPLATED}
+    banner = ENV.get_template("banner.j2").render(**ctx)
+    files.update({name: banner + (RUNTIME / name).read_text() for name in COPIED})
+    return files
 
 
 def build(model_path=None, out_dir=None, by: str = "codegen build") -> tuple[Path, CellRule, Report]:

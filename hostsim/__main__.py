@@ -6,7 +6,6 @@
   fuzz    hostile bytes into the firmware's link and command parsers (ASan+UBSan) and the
           monitor's line parser
 """
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -142,9 +141,7 @@ def cmd_bench(args) -> int:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m hostsim", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap, sub = cli.tool("python -m hostsim", __doc__)
     r = sub.add_parser("run", help="grow a rule with the generated C; writes a GIF and a PNG strip")
     add_common(r)
     r.add_argument("--steps", type=int, default=300)

@@ -2,6 +2,7 @@
 hash, and bind it with ctypes."""
 import ctypes
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,13 +32,13 @@ def compiler() -> str:
 
 FIRMWARE_CORE = REPO / "firmware" / "core"
 CORE_SOURCES = ["cell.c", "link.c", "report.c", "core_shim.c"]
-CORE_SHIM = {"core": "core_shim.c", "fuzz": "fuzz.c"}  # firmware/host/: what the core is built with
+CORE_SHIM = {"core": "core_shim.c", "fuzz": "fuzz.c"}  # csrc/: what the core is built with
 
 
 def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
     """kind 'lib': shared library (-O2); 'sanitized': stand-alone executable with UBSan+ASan;
     'core': the portable firmware core (firmware/core) with the rule, as a shared library,
-    built with UBSan; 'fuzz': the core with firmware/host/fuzz.c, an executable with UBSan+ASan. Returns the cached artefact; rebuilt only when sources change."""
+    built with UBSan; 'fuzz': the core with csrc/fuzz.c, an executable with UBSan+ASan. Returns the cached artefact; rebuilt only when sources change."""
     files = render(rule, source_name)
     for name in ("hostsim.c", "hostsim.h", "main.c"):
         files[name] = (CSRC / name).read_text()
@@ -47,7 +48,7 @@ def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
     elif kind == "sanitized":
         flags, sources, artefact = WARNINGS + SANITIZE, RULE_SOURCES + ["main.c"], "hostsim"
     elif kind in ("core", "fuzz"):
-        for path in list(FIRMWARE_CORE.glob("*.[ch]")) + [REPO / "firmware" / "host" / f"{CORE_SHIM[kind]}"]:
+        for path in list(FIRMWARE_CORE.glob("*.[ch]")) + [CSRC / CORE_SHIM[kind]]:
             files[path.name] = path.read_text()
         if kind == "core":
             flags = WARNINGS + ["-O1", "-g", "-fPIC", "-shared", "-fsanitize=undefined", "-fno-sanitize-recover=all"]
@@ -65,6 +66,13 @@ def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
             raise CompileError(f"compiling the generated C in {folder} failed:\n{r.stderr}")
 
     return cached("hostsim", (sorted(files.items()), cc, flags), artefact, compile_in)
+
+
+def c_defines(header: Path) -> dict:
+    """{NAME: value} of a C header's integer #defines (`#define NAME 123` with an optional U/L
+    suffix and comment), for tests that need the firmware's constants without retyping them."""
+    found = re.findall(r"^#define\s+(\w+)\s+(0x[0-9A-Fa-f]+|\d+)[UL]*\b", Path(header).read_text(), re.M)
+    return {name: int(value, 0) for name, value in found}
 
 
 class CRule:

@@ -1,6 +1,6 @@
 """python -m hostsim fuzz: hostile bytes into every parser that reads them, for N seconds each.
 
-- The firmware core's link and command parsers (firmware/host/fuzz.c, host build with ASan and
+- The firmware core's link and command parsers (hostsim/csrc/fuzz.c, host build with ASan and
   UBSan): random and mutated frames on every link, random command lines.
 - The monitor's line parser (monitor/grid_state.py): random bytes, and valid lines mutated,
   in random chunks; it must never raise, and its grid never exceeds what boards can report.

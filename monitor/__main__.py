@@ -28,8 +28,7 @@ def parse_send(text: str):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m monitor", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = cli.tool("python -m monitor", __doc__, subcommands=False)
     ap.add_argument("port", help="serial port or pyserial URL (socket://host:port, /dev/pts/N, ...)")
     ap.add_argument("--baud", type=int, default=115200)
     cli.add_model(ap, ": the target for the loss, and the grid size if the board does not say")

@@ -58,3 +58,10 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         if old is not None:
             setattr(args, name, old)
     return args
+
+
+def tool(prog: str, doc: str, subcommands: bool = True):
+    """A tool's parser, its module docstring as the description (every subcommand listed there);
+    (parser, subparsers) when it has subcommands."""
+    ap = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    return (ap, ap.add_subparsers(dest="cmd", required=True)) if subcommands else ap

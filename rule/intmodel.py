@@ -1,4 +1,4 @@
-"""The integer model (the "GPU model"): runs the exact integer cell rule on a batch of grids
+"""The integer model (CPU or CUDA): runs the exact integer cell rule on a batch of grids
 under the shared schedule, on CUDA when present and on the CPU otherwise, with identical bits.
 
 Written apart from the QAT forward on purpose, as the reference it is checked against: states

@@ -1,4 +1,4 @@
-"""The shipped default rule meets the issue's quality bars; eval's CLI contract."""
+"""The shipped default rule meets its quality bars (trainer/evaluate.py BARS); eval's CLI contract."""
 import json
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""Issue 5's acceptance, end to end: the firmware `pio run -e emugrid` builds, on the default
+"""The emulated grid's acceptance, end to end: the firmware `pio run -e emugrid` builds, on the default
 rule's grid of emulated boards wired pin to pin with free-running clocks, seeded and damaged
 from the host through the gateway board's USB serial, measured from what the monitor receives
 there. The slow tests of the suite: the grid runs start together, one per core."""
@@ -17,14 +17,14 @@ from conftest import pio
 from monitor.grid_state import GridState
 from rule import boardlines, spec
 
-BAR = 5e-3                       # issue 5: loss against the target, from the monitor's picture
+BAR = 5e-3                       # loss against the target, from the monitor's picture (docs/grid.md)
 GATEWAY = (12, 12)               # the USB cable on the middle board: 4 links in, 24 hops at most
 PLANT_MS = 1500
 GROWN_MS = 11000                 # growth, plus the time reports take to reach the gateway
 ERASE_MS = 15000                 # persisted until here; then the bottom half is erased
 REGROWN_MS = 27000
 DEAD_SHARE, CORRUPT_PPM = 0.10, 10_000
-HEARD_MS = 20000                 # issue 10: with 1% of link bytes corrupted the monitor hears (almost) every board by then
+HEARD_MS = 20000                 # with 1% of link bytes corrupted the monitor hears (almost) every board by then
 
 
 def monitor_views(lines, size, times_ms) -> list:
@@ -154,13 +154,13 @@ def test_still_grows_with(fault, images, size, shipped_rule):
               f"on the living boards (empty grid {empty:.2e}); the monitor heard from {at[ms]['heard']} boards, "
               f"loss of its picture {at[ms]['picture']:.2e} ({at[ms]['picture'] / at[ms]['loss']:.2f}x the boards' own)")
     print(f"  {share:.2%} of {run['link_bytes']:.0f} link bytes corrupted, {len(dead)} boards dead")
-    # issue 5 asks that it still grows, and for the loss it reached (docs/grid.md)
+    # it must still grow; the loss it reached is in docs/grid.md
     assert at[GROWN_MS]["living"] < 0.25 * empty
     if dead:
         assert share == 0 and not dead & set(monitor_views(lines, size, [GROWN_MS])[0].rgba)   # dead boards never report
     else:
         assert 0.008 < share < 0.012 and bad > 100         # the CRC caught the corruption
-        assert at[HEARD_MS]["heard"] >= 0.98 * size[0] * size[1]   # issue 10: heard in spite of the noise
+        assert at[HEARD_MS]["heard"] >= 0.98 * size[0] * size[1]   # heard in spite of the noise
 
 
 def test_every_update_of_a_debug_build_equals_the_pytorch_integer_model(images, size, shipped_rule, tmp_path):

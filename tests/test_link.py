@@ -10,10 +10,13 @@ from hypothesis import given, settings, strategies as st
 from hostsim import clib
 from rule import spec
 
-VERSION, STATE, REPORT, COMMAND, ACK = 3, 1, 2, 3, 4   # link.h
-N, E, S, W = range(4)                                   # links (cell.h)
+LINK_H, CELL_H = (clib.c_defines(clib.FIRMWARE_CORE / name) for name in ("link.h", "cell.h"))
+VERSION, STATE, REPORT, COMMAND, ACK = (LINK_H[k] for k in ("LINK_VERSION", "LINK_TYPE_STATE", "LINK_TYPE_REPORT",
+                                                            "LINK_TYPE_COMMAND", "LINK_TYPE_ACK"))
+TIMEOUT_MS, HEARTBEAT_MS, WAIT_MIN, WAIT_SPAN, RETRY_MS, QUEUE = (CELL_H[f"CELL_{k}"] for k in (
+    "TIMEOUT_MS", "HEARTBEAT_MS", "WAIT_MIN_MS", "WAIT_SPAN_MS", "RETRY_MS", "QUEUE"))
+N, E, S, W = range(4)                                   # links (link.h's enum)
 NW, NN, NE, WW, EE, SW, SS, SE = range(8)               # neighbour slots (nca_rule.h)
-TIMEOUT_MS, HEARTBEAT_MS, WAIT_MIN, WAIT_SPAN, RETRY_MS, QUEUE = 1000, 250, 100, 256, 100, 16
 
 
 @pytest.fixture(scope="module")

@@ -167,7 +167,7 @@ def test_platformio_filter_draws_the_grid():
     assert f.tx("P 1 1\n") == "P 1 1\n"
 
 
-# --- issue 10: any byte stream from a port is survivable ----------------------------------------
+# --- any byte stream from a port is survivable --------------------------------------
 
 def test_a_board_told_coordinates_outside_the_grid_does_not_stop_the_picture():
     g = GridState()

@@ -1,4 +1,4 @@
-"""Issue 10: a model file is data, never code; hostile and broken inputs get `error: ...` and
+"""Trust: a model file is data, never code; hostile and broken inputs get `error: ...` and
 rc 2, never a traceback, an allocation of gigabytes, or C that does what a file says."""
 import json
 import os

@@ -82,9 +82,7 @@ def cmd_bench(args):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m trainer", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap, sub = cli.tool("python -m trainer", __doc__)
     t = sub.add_parser("train", help="train a rule (default: the shipped lizard recipe)")
     t.add_argument("--tiny", action="store_true", help="a tiny config that runs in about a minute")
     t.add_argument("--target", help="emoji, U+XXXX, or RGBA image path")

@@ -9,7 +9,7 @@ from trainer.nca import NCA
 from trainer.train import living_cells, per_sample_loss
 
 GROWTH_STEPS, PERSIST_STEPS, REGEN_STEPS = 200, 2000, 300
-DEAD_SHARE = 0.1   # dead boards (state held at 0) for the dead-boards figure: issue 5's fault
+DEAD_SHARE = 0.1   # dead boards (state held at 0) for the dead-boards figure: the emulated grid's 10% fault
 BARS = {"growth_loss": 1e-3, "persist_loss": 1e-3, "regen_loss": 2e-3, "quantization_cost": 2e-4}
 
 

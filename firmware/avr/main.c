@@ -163,6 +163,16 @@ static uint16_t random_seed(void)
 static struct cell cell;
 static struct link_rx link_rx[LINK_COUNT];
 
+#ifdef CELL_TRACE
+/* the emulator snapshots the rule update's data at each mark (wiring.h) */
+void cell_trace(const int8_t *state, uint8_t mark)
+{
+    TRACE_PTR_LO = (uint8_t)(uintptr_t)state;
+    TRACE_PTR_HI = (uint8_t)((uintptr_t)state >> 8);
+    TRACE_MARK = mark;
+}
+#endif
+
 static void report(char *line)
 {
     led_show(cell.state);

@@ -11,14 +11,11 @@ static const uint8_t SLOT_OF[LINK_COUNT][3] = {
     [LINK_W] = {NCA_W, NCA_NW, NCA_SW},
 };
 
-/* Where each link's neighbour sits, as offsets to add to our coordinates. */
-static const int8_t DX[LINK_COUNT] = {0, 1, 0, -1};
-static const int8_t DY[LINK_COUNT] = {-1, 0, 1, 0};
+static const int8_t DX[LINK_COUNT] = LINK_DX;
+static const int8_t DY[LINK_COUNT] = LINK_DY;
 
-#ifdef CELL_TRACE /* debug builds for the emulated grid: it snapshots each update at these marks */
-#include <avr/io.h>
-#define TRACE(c, mark) (GPIOR1 = (uint8_t)(uintptr_t)(c)->state, GPIOR2 = (uint8_t)((uintptr_t)(c)->state >> 8), \
-                        GPIOR0 = (mark))
+#ifdef CELL_TRACE
+#define TRACE(c, mark) cell_trace((c)->state, (mark))
 #else
 #define TRACE(c, mark) ((void)0)
 #endif

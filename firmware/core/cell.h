@@ -11,8 +11,6 @@
 #include "nca_config.h"
 #include "nca_rule.h"
 
-/* Links are the four sides; all boards are mounted the same way up. */
-enum { LINK_N, LINK_E, LINK_S, LINK_W, LINK_COUNT };
 
 #define CELL_TIMEOUT_MS 1000     /* a neighbour silent this long reads as empty (zeros) */
 #define CELL_HEARTBEAT_MS 250    /* re-send the state at least this often */
@@ -86,5 +84,11 @@ void cell_set_gateway(struct cell *c, uint8_t x, uint8_t y);
 /* Plant the seed ('P') or clear ('Z') this cell only (x0 = CELL_UNKNOWN), or every cell in the
  * rectangle x0..x1, y0..y1, passing the command on to the whole grid. */
 void cell_host_command(struct cell *c, uint8_t op, uint8_t x0, uint8_t y0, uint8_t x1, uint8_t y1);
+
+#ifdef CELL_TRACE
+/* Debug builds for the emulated grid (the hardware layer defines it): mark 1 before a rule
+ * update, with own state and the 8 neighbours at `state`, mark 2 after it, the output there. */
+void cell_trace(const int8_t *state, uint8_t mark);
+#endif
 
 #endif

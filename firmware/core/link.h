@@ -5,6 +5,12 @@
 
 #include <stdint.h>
 
+/* Links are the four sides; all boards are mounted the same way up. LINK_DX / LINK_DY: where
+ * each link's neighbour sits, as offsets to add to our coordinates (y grows southwards). */
+enum { LINK_N, LINK_E, LINK_S, LINK_W, LINK_COUNT };
+#define LINK_DX {0, 1, 0, -1}
+#define LINK_DY {-1, 0, 1, 0}
+
 #define LINK_VERSION 3
 #define LINK_TYPE_STATE 1       /* own state, north and south relays, where (x, y, hops) */
 #define LINK_TYPE_REPORT 2      /* 1..6 reports on their way to the gateway */

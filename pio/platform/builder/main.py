@@ -29,7 +29,7 @@ env.Append(
         suffix=".hex")),
 )
 # the generated rule (python -m codegen build, run by pio/codegen_pre.py) is built with the firmware
-# (all but the reference nca_rule.c: the firmware links the AVR kernel, firmware/avr/nca_rule_avr.c)
+# (all but the reference nca_rule.c: the firmware links the AVR kernel, firmware/rule/avr/)
 env.BuildSources(os.path.join("$BUILD_DIR", "generated"), os.path.join("$PROJECT_DIR", "generated"),
                  src_filter="+<*.c> -<nca_rule.c>")
 

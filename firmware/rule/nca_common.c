@@ -1,4 +1,3 @@
-{% include "banner.j2" %}
 /* The parts of a firing every nca_fire shares: alive check, perception, requantization.
  * Plain C99; every product fits 16 bits, so a 16-bit-int AVR computes what a 64-bit host does. */
 #include "nca_rule.h"

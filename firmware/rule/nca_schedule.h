@@ -1,4 +1,3 @@
-{% include "banner.j2" %}
 /* The shared update schedule of the grid simulations (docs/cell-rule.md). Boards do not use it:
  * they fire after random waits. */
 #ifndef NCA_SCHEDULE_H

@@ -1,4 +1,3 @@
-{% include "banner.j2" %}
 /* The reference cell update: plain C99, fixed-width types, no float, no malloc. Optimised
  * versions (firmware/avr/) keep this interface and must give the same bits. */
 #include "nca_rule.h"

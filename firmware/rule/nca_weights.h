@@ -1,4 +1,3 @@
-{% include "banner.j2" %}
 /* The rule's weights, kept in flash on AVR (NCA_STORAGE) and read through NCA_READ_*. */
 #ifndef NCA_WEIGHTS_H
 #define NCA_WEIGHTS_H

@@ -1,4 +1,3 @@
-{% include "banner.j2" %}
 #ifndef NCA_RULE_H
 #define NCA_RULE_H
 
@@ -13,7 +12,8 @@
 enum { NCA_NW, NCA_N, NCA_NE, NCA_W, NCA_E, NCA_SW, NCA_S, NCA_SE };
 
 /* One firing of one cell: out = rule(self, nbr). out may be the same buffer as self.
- * Implementations: nca_rule.c (reference, portable) and firmware/avr/nca_rule_avr.c (AVR). */
+ * Implementations: nca_rule.c (reference, portable) and avr/nca_rule_avr.c (AVR,
+ * optimised), both in firmware/rule/; docs/cell-rule.md lists every implementation and its test. */
 void nca_fire(const int8_t self[NCA_CHANNELS], const int8_t nbr[NCA_NEIGHBOURS][NCA_CHANNELS],
               int8_t out[NCA_CHANNELS]);
 
