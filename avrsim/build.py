@@ -77,18 +77,24 @@ def run_grid(elf: Path, width: int, height: int, seconds: float, script=(), thre
     "erase x0 y0 x1 y1", "corrupt ppm"). trace: a path for the update records of a -DCELL_TRACE
     build. Returns [(ms, x, y, line)] of what the boards printed, and the run's figures
     (emulated_s, wall_s, threads, corrupted, link_bytes, traced)."""
-    text = "".join(f"{ms} {cmd}\n" for ms, cmd in sorted(script, key=lambda s: s[0]))
     cmd = [str(grid_program()), str(elf), str(width), str(height), str(seconds)]
     cmd += ["--threads", str(threads)] if threads else []
-    cmd += ["--trace", str(trace)] if trace else []
+    return run_scripted(cmd, script, trace, "emulated grid")
+
+
+def run_scripted(cmd: list, script, trace, what: str):
+    """Run a grid program (avrsim/grid.c or twin/twin.c: the same commands in, the same lines
+    out) with a script of (ms, command); returns [(ms, x, y, line)] and the run's figures."""
+    text = "".join(f"{ms} {c}\n" for ms, c in sorted(script, key=lambda s: s[0]))
+    cmd = cmd + (["--trace", str(trace)] if trace else [])
     r = subprocess.run(cmd, input=text.encode(), capture_output=True, timeout=7200)
     if r.returncode != 0:
-        raise ToolError(f"emulated grid failed: {r.stderr.decode()[-2000:]}")
+        raise ToolError(f"{what} failed: {r.stderr.decode()[-2000:]}")
     lines = []
     for line in r.stdout.decode(errors="replace").splitlines():
         ms, x, y, rest = line.split(" ", 3)
         lines.append((int(ms), int(x), int(y), rest))
-    m = re.search(r"grid: ([\d.]+) s emulated in ([\d.]+) s \((\d+) threads\); (\d+) of (\d+) link bytes "
+    m = re.search(r"(?:grid|twin): ([\d.]+) s emulated in ([\d.]+) s \((\d+) threads\); (\d+) of (\d+) link bytes "
                   r"corrupted; (\d+) updates traced", r.stderr.decode())
     names = ("emulated_s", "wall_s", "threads", "corrupted", "link_bytes", "traced")
     return lines, {k: float(v) for k, v in zip(names, m.groups())}

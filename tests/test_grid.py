@@ -1,8 +1,14 @@
-"""The emulated grid's acceptance, end to end: the firmware `pio run -e emugrid` builds, on the default
-rule's grid of emulated boards wired pin to pin with free-running clocks, seeded and damaged
-from the host through the gateway board's USB serial, measured from what the monitor receives
-there. The slow tests of the suite: the grid runs start together, one per core."""
+"""The grid's acceptance, end to end: the default rule's 24x24 grid, seeded and damaged from the
+host through the gateway board's USB serial, measured from what the monitor receives there.
+
+Run on the grid twin (the firmware's portable core on host boards, twin/twin.c: seconds); the
+same runs on the emulated grid (every board's real image in simavr, wired pin to pin: about 40
+minutes on 2 cores) with NCA_SIMAVR_GRID=1. The real image on simavr is always tested here on an
+8x8 grid, where the twin must agree with it (test_the_twin_is_faithful_to_the_emulated_grid),
+and in the board tests of test_firmware.py."""
 import copy
+import functools
+import os
 import socket
 import subprocess
 import sys
@@ -11,11 +17,16 @@ import time
 import numpy as np
 import pytest
 
-from avrsim.build import read_trace, run_grid
+from avrsim import build as avrsim
+from avrsim.build import read_trace
 from avrsim.cases import replay
 from conftest import pio
 from monitor.grid_state import GridState
 from rule import boardlines, spec
+from twin import build as twin
+from twin import measure
+
+BACKENDS = ["twin"] + (["simavr"] if os.environ.get("NCA_SIMAVR_GRID") else [])
 
 BAR = 5e-3                       # loss against the target, from the monitor's picture (docs/grid.md)
 GATEWAY = (12, 12)               # the USB cable on the middle board: 4 links in, 24 hops at most
@@ -64,19 +75,27 @@ def size(shipped_rule):
     return shipped_rule.target.shape[1], shipped_rule.target.shape[0]
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def run_grid(request, shipped_rule):
+    """run_grid(width, height, seconds, script, trace=None) on the twin or the simavr grid."""
+    if request.param == "twin":
+        return lambda *a, **k: twin.run_grid(shipped_rule, *a, **k)
+    elf = request.getfixturevalue("images")["emugrid"]
+    return lambda *a, **k: avrsim.run_grid(elf, *a, **k)
+
+
 def grow_script(size):
     return [to_gateway(1, f"G {GATEWAY[0]} {GATEWAY[1]}"), to_gateway(PLANT_MS, f"P {size[0] // 2} {size[1] // 2}")]
 
 
 def speed(name, run, size):
-    print(f"\n{name}: {run['emulated_s']:.1f} s of {size[0]}x{size[1]} emulated boards in {run['wall_s']:.0f} s "
-          f"on {run['threads']:.0f} threads: {run['emulated_s'] / run['wall_s']:.4f}x real time "
-          f"({run['wall_s'] / run['emulated_s']:.0f} s per emulated second)")
+    print(f"\n{name}: {run['emulated_s']:.1f} s of {size[0]}x{size[1]} boards in {run['wall_s']:.1f} s "
+          f"on {run['threads']:.0f} threads: {run['emulated_s'] / max(run['wall_s'], 0.05):.3g}x real time")
 
 
-def test_grows_persists_and_regrows_after_half_is_erased(images, size, shipped_rule):
+def test_grows_persists_and_regrows_after_half_is_erased(run_grid, size, shipped_rule):
     erase = to_gateway(ERASE_MS, f"Z 0 {size[1] // 2} {size[0] - 1} {size[1] - 1}")
-    lines, run = run_grid(images["emugrid"], *size, REGROWN_MS / 1000, grow_script(size) + [erase])
+    lines, run = run_grid(*size, REGROWN_MS / 1000, grow_script(size) + [erase])
     speed("acceptance run", run, size)
     after = list(range(ERASE_MS + 500, REGROWN_MS, 500))
     grown, persisted, *damaged, regrown = monitor_views(lines, size, [GROWN_MS, ERASE_MS, *after, REGROWN_MS])
@@ -123,7 +142,7 @@ def erased_boards(lines, size, erase_ms) -> str:
 
 
 @pytest.mark.parametrize("fault", ["1% of link bytes corrupted", "10% of boards dead"])
-def test_still_grows_with(fault, images, size, shipped_rule):
+def test_still_grows_with(fault, run_grid, size, shipped_rule):
     """The grid's loss is taken from every board's own USB serial (the emulator has them all) at
     11 s; under corruption the run goes on to 20 s, by which the monitor must have heard 98% of
     the boards (measured 570 of 576; 252 before reports were acknowledged hop by hop)."""
@@ -137,7 +156,7 @@ def test_still_grows_with(fault, images, size, shipped_rule):
     else:
         faults = [(1, f"corrupt {CORRUPT_PPM}")]
     seconds = (GROWN_MS if dead else HEARD_MS) / 1000
-    lines, run = run_grid(images["emugrid"], *size, seconds, grow_script(size) + faults)
+    lines, run = run_grid(*size, seconds, grow_script(size) + faults)
     speed(f"{fault} run", run, size)
     share = run["corrupted"] / run["link_bytes"]
     bad = sum(s.bad for _, _, _, s in boardlines.statuses(lines))
@@ -163,9 +182,15 @@ def test_still_grows_with(fault, images, size, shipped_rule):
         assert at[HEARD_MS]["heard"] >= 0.98 * size[0] * size[1]   # heard in spite of the noise
 
 
-def test_every_update_of_a_debug_build_equals_the_pytorch_integer_model(images, size, shipped_rule, tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_update_of_a_debug_build_equals_the_pytorch_integer_model(backend, size, shipped_rule, tmp_path,
+                                                                      request):
+    if backend == "twin":
+        run_grid = functools.partial(twin.run_grid, shipped_rule)
+    else:
+        run_grid = functools.partial(avrsim.run_grid, request.getfixturevalue("images")["emugrid_debug"])
     trace = tmp_path / "updates.bin"
-    _, run = run_grid(images["emugrid_debug"], *size, 3.0, [(1, f"{size[0] // 2} {size[1] // 2} P")], trace=trace)
+    _, run = run_grid(*size, 3.0, [(1, f"{size[0] // 2} {size[1] // 2} P")], trace=trace)
     speed("trace run", run, size)
     records = read_trace(trace)
     assert len(records) == run["traced"] > 5000
@@ -176,6 +201,52 @@ def test_every_update_of_a_debug_build_equals_the_pytorch_integer_model(images, 
     print(f"  {len(records)} updates ({int(alive.sum())} alive) replayed: "
           f"{int((want == records['output']).all(axis=1).sum())} identical")
     assert np.array_equal(want, records["output"])
+
+
+FAITHFUL_SIZE, FAITHFUL_SCRIPT = (8, 8), [(1000, "4 4 P"), (8000, "erase 0 4 7 7")]
+
+
+def grid_figures(lines, records, target) -> dict:
+    """What the twin must reproduce of the emulated grid: firing interval, neighbour-state age at
+    firing, frames per board, the boards' own loss (against the target's centre) at 6 s and 16 s."""
+    last = {}
+    for _, x, y, s in boardlines.statuses(lines):
+        last[(x, y)] = s
+    w, h = FAITHFUL_SIZE
+    y0, x0 = (target.shape[0] - h) // 2, (target.shape[1] - w) // 2
+    loss = {}
+    for ms in (6000, 16000):
+        own = boards_own(lines, FAITHFUL_SIZE, ms) / 2 ** spec.STATE_FRAC_BITS
+        loss[ms] = float(((own - target[y0:y0 + h, x0:x0 + w]) ** 2).mean())
+    return dict(interval=measure.firing_interval_ms(records), staleness=measure.staleness(records),
+                good=float(np.mean([s.good for s in last.values()])), bad=float(np.mean([s.bad for s in last.values()])),
+                loss=loss, updates=len(records))
+
+
+def test_the_twin_is_faithful_to_the_emulated_grid(images, shipped_rule, tmp_path):
+    """The same script (seed at 1 s, bottom half erased at 8 s, 16 s) on 8x8 boards: the debug
+    image in simavr (every update traced and replayed: the real image's rule is exact) and the
+    twin agree on the firing interval (5%), the age of neighbours' states at firing (0.05 per
+    bin), frames per board (10%) and the loss at 6 s and 16 s (2x). docs/grid.md has the figures."""
+    figures = {}
+    for name in ("simavr", "twin"):
+        trace = tmp_path / f"{name}.bin"
+        if name == "simavr":
+            lines, run = avrsim.run_grid(images["emugrid_debug"], *FAITHFUL_SIZE, 16, FAITHFUL_SCRIPT, trace=trace)
+        else:
+            lines, run = twin.run_grid(shipped_rule, *FAITHFUL_SIZE, 16, FAITHFUL_SCRIPT, trace=trace)
+        records = read_trace(trace)
+        figures[name] = grid_figures(lines, records, shipped_rule.target)
+        print(f"\n{name}: {run['emulated_s']:.0f} s in {run['wall_s']:.1f} s: {figures[name]}")
+        if name == "simavr":
+            assert np.array_equal(replay(shipped_rule, records), records["output"])
+    a, t = figures["simavr"], figures["twin"]
+    assert a["updates"] > 3000 and abs(t["interval"] / a["interval"] - 1) < 0.05
+    for kind in ("orthogonal", "diagonal"):
+        assert np.abs(np.subtract(t["staleness"][kind]["share"], a["staleness"][kind]["share"])).max() < 0.05, kind
+    assert abs(t["good"] / a["good"] - 1) < 0.10 and a["bad"] == t["bad"] == 0
+    for ms in (6000, 16000):
+        assert 0.5 < t["loss"][ms] / a["loss"][ms] < 2, ms
 
 
 def _wait_for(port, seconds=20):

@@ -11,9 +11,7 @@
 #include <util/atomic.h>
 
 #include "board.h"
-#include "../core/cell.h"
-#include "../core/link.h"
-#include "../core/report.h"
+#include "../core/node.h"
 
 /* set by the interrupts when the main loop has something new to look at (links.S, Timer0) */
 volatile uint8_t soft_wake;
@@ -62,15 +60,23 @@ volatile uint8_t soft_tx_len, soft_tx_pos;   /* frame being sent, same bytes on 
 volatile uint16_t soft_tx_bits;              /* start + 8 data + stop, LSB first; 0 = between bytes */
 volatile uint8_t soft_tx_ticks;
 
-static uint8_t tx_idle(void)
+uint8_t *hw_tx_buffer(struct node *n)
+{
+    (void)n;
+    return soft_tx_frame;
+}
+
+uint8_t hw_tx_idle(struct node *n)
 {
     uint8_t idle;
+    (void)n;
     ATOMIC_BLOCK(ATOMIC_RESTORESTATE) { idle = soft_tx_pos >= soft_tx_len && soft_tx_bits == 0 && soft_tx_ticks == 0; }
     return idle;
 }
 
-static void tx_start(uint8_t len)
+void hw_tx_start(struct node *n, uint8_t len)
 {
+    (void)n;
     ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
         soft_tx_pos = 0;
         soft_tx_len = len;
@@ -89,9 +95,10 @@ static void led_init(void)
     TCCR2B = (1 << CS22);                                                 /* /64 */
 }
 
-static void led_show(const int8_t *state)
+void hw_led(struct node *n, const int8_t *state)
 {
     uint8_t rgb[3];
+    (void)n;
     report_led_levels(state, rgb);
     OCR0A = rgb[0];
     OCR0B = rgb[1];
@@ -109,10 +116,11 @@ static void uart_init(void)
     UCSR0C = (1 << UCSZ01) | (1 << UCSZ00);
 }
 
-static void uart_write(const char *s, uint8_t n)
+void hw_usb_write(struct node *n, const char *s, uint8_t len)
 {
     uint8_t i;
-    for (i = 0; i < n; i++) {
+    (void)n;
+    for (i = 0; i < len; i++) {
         while (!(UCSR0A & (1 << UDRE0))) {
         }
         UDR0 = (uint8_t)s[i];
@@ -160,8 +168,7 @@ static uint16_t random_seed(void)
     return seed;
 }
 
-static struct cell cell;
-static struct link_rx link_rx[LINK_COUNT];
+static struct node node;
 
 #ifdef CELL_TRACE
 /* the emulator snapshots the rule update's data at each mark (wiring.h) */
@@ -173,18 +180,9 @@ void cell_trace(const int8_t *state, uint8_t mark)
 }
 #endif
 
-static void report(char *line)
-{
-    led_show(cell.state);
-    uart_write(line, report_state(&cell, line));
-}
-
 int main(void)
 {
-    char line[REPORT_LINE_MAX];
-    uint8_t l, tx_len;
-    uint16_t expired = 0;
-    uint8_t grid_report[CELL_REPORT_BYTES];
+    uint8_t l;
 
     LINK_RX_DDR &= (uint8_t)~LINK_RX_MASK;
     LINK_RX_PORT |= LINK_RX_MASK;          /* pull-ups: an unplugged link idles high */
@@ -196,11 +194,9 @@ int main(void)
     TIMSK1 = (1 << OCIE1A);
     led_init();
     uart_init();
-    cell_init(&cell, random_seed(), 0);
     set_sleep_mode(SLEEP_MODE_IDLE);
     sei();
-
-    uart_write(line, report_hello(line));
+    node_start(&node, random_seed(), 0);
     for (;;) {
         uint16_t now = now_ms();
         soft_wake = 0; /* what arrives from here on wakes the next round */
@@ -208,37 +204,14 @@ int main(void)
         for (l = 0; l < LINK_COUNT; l++, r++) { /* bytes the link interrupt received */
             while (r->head != r->tail) {
                 uint8_t t = r->tail;
-                int16_t n = link_rx_byte(&link_rx[l], r->ring[t]);
+                uint8_t byte = r->ring[t];
                 r->tail = (uint8_t)((t + 1) & (LINK_RX_RING - 1));
-                if (n > 0) {
-                    if (cell_on_frame(&cell, l, link_rx[l].buf, n, now)) {
-                        report(line); /* a host command planted or cleared us */
-                    }
-                } else if (n < 0) {
-                    cell_on_bad_frame(&cell);
-                }
+                node_byte(&node, l, byte, now);
             }
         }
-        if ((uint16_t)(now - expired) >= 16) { /* timeouts, routes, reports: coarse is fine */
-            cell_expire(&cell, now);
-            expired = now;
-        }
-        if (cell_maybe_fire(&cell, now)) {
-            report(line);
-        }
-        if (tx_idle() && (tx_len = cell_build_frame(&cell, soft_tx_frame, now)) != 0) {
-            tx_start(tx_len);
-        }
-        while (cell_take_report(&cell, grid_report)) { /* the gateway passes the grid to the host */
-            uart_write(line, report_grid(grid_report, line));
-        }
+        node_poll(&node, now);
         if (command_ready) {
-            if (command_len == 1 && command[0] == 'H') { /* a monitor attaching asks who we are */
-                uart_write(line, report_hello(line));
-            } else if (command_len > REPORT_COMMAND_MAX || !report_command(&cell, command, command_len)) {
-                uart_write(line, report_bad_command(line));
-            }
-            report(line);
+            node_command(&node, command, command_len);
             command_len = 0;
             command_ready = 0;
         }

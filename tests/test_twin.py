@@ -1,0 +1,74 @@
+"""The grid twin (twin/twin.c): the firmware's portable core on many host boards. Exact (every
+rule update it made replays through the PyTorch integer model), deterministic, and its shortcut
+(passes only at ticks where something can happen) changes nothing. Its faithfulness to the
+simavr grid is tested in test_grid.py, beside the emulated boards."""
+import numpy as np
+
+from avrsim.build import read_trace
+from avrsim.cases import replay
+from rule import boardlines, spec
+from twin import build, measure
+
+FAULTS = [(1, "0 0 G 0 0"), (1500, "0 0 P 4 4"), (3000, "corrupt 20000"), (4000, "kill 2 5"),
+          (5000, "reset 4 4"), (6000, "erase 0 4 7 7"), (6500, "corrupt 0"), (7000, "7 7 P")]
+
+
+def test_passes_only_where_something_can_happen_change_nothing(shipped_rule, tmp_path):
+    runs = []
+    for every_tick in (False, True):
+        trace = tmp_path / f"{every_tick}.bin"
+        lines, run = build.run_grid(shipped_rule, 8, 8, 10, FAULTS, trace=trace, every_tick=every_tick)
+        runs.append((lines, trace.read_bytes(), run))
+    (lines, trace, run), (lines_all, trace_all, _) = runs
+    assert run["traced"] > 1000 and run["corrupted"] > 100
+    assert lines == lines_all and trace == trace_all
+
+
+def test_a_seed_gives_one_run(shipped_rule):
+    a, _ = build.run_grid(shipped_rule, 6, 6, 4, FAULTS[:2], seed=3)
+    b, _ = build.run_grid(shipped_rule, 6, 6, 4, FAULTS[:2], seed=3)
+    c, _ = build.run_grid(shipped_rule, 6, 6, 4, FAULTS[:2], seed=4)
+    assert a == b and a != c
+
+
+def test_every_rule_update_replays_exactly(shipped_rule, tmp_path):
+    """Over 100,000 updates of the shipped rule on 24x24 twin boards, with a kill, an erase, a
+    reset and corruption on the way: each equals the PyTorch integer model's (python -m twin
+    replay runs a million)."""
+    trace = tmp_path / "updates.bin"
+    script = [(1, "12 12 G 12 12"), (1500, "12 12 P 12 12"), (12000, "kill 5 12"), (16000, "erase 0 12 23 23"),
+              (20000, "reset 12 13"), (22000, "corrupt 5000"), (30000, "corrupt 0")]
+    _, run = build.run_grid(shipped_rule, 24, 24, 42, script, trace=trace)
+    records = read_trace(trace)
+    assert len(records) == run["traced"] >= 100_000
+    assert len(set(zip(records["x"].tolist(), records["y"].tolist()))) == 24 * 24
+    assert (records["output"][:, spec.ALPHA] > spec.ALIVE_THRESHOLD).sum() > 10_000   # measured 18,919
+    for i in range(0, len(records), 50_000):
+        part = records[i:i + 50_000]
+        assert np.array_equal(replay(shipped_rule, part), part["output"])
+
+
+def test_boards_grow_report_and_say_who_they_are(shipped_rule):
+    lines, run = build.run_grid(shipped_rule, 6, 6, 5, FAULTS[:2])
+    hellos = [boardlines.parse(line) for _, _, _, line in lines if line.startswith("H ")]
+    assert len(hellos) == 36 and {h.rule_id for h in hellos} == {shipped_rule.content_hash()[:16]}
+    reports = {(r.x, r.y) for r in (boardlines.parse(line) for _, x, y, line in lines if (x, y) == (0, 0)
+                                    and line.startswith("R "))}
+    assert len(reports) >= 30                        # the gateway heard the grid
+    last = {(x, y): s for _, x, y, s in boardlines.statuses(lines)}
+    assert sum(s.state[spec.ALPHA] > spec.ALIVE_THRESHOLD for s in last.values()) >= 20   # it grew
+    assert {(s.x, s.y) for s in last.values()} == {(x, y) for x in range(6) for y in range(6)}   # coordinates
+
+
+def test_staleness_counts_ages_in_the_neighbours_own_updates():
+    rec = np.zeros(4, read_trace.__globals__["TRACE_RECORD"])
+    alive = np.full(16, 20, np.int8)
+    rec["x"], rec["y"], rec["ms"] = [1, 1, 0, 0], [0, 0, 0, 0], [10, 20, 15, 30]
+    rec["output"][0] = alive                         # (1, 0) fires at 10 and 20
+    rec["output"][1] = alive + 1
+    rec["inputs"][2, 1 + 4] = alive                  # (0, 0) at 15 holds its east neighbour's latest: 0
+    rec["inputs"][3, 1 + 4] = alive                  # at 30 the one before the latest: 1
+    got = measure.staleness(rec)
+    assert got["orthogonal"]["count"] == 2 and got["diagonal"]["count"] == 0
+    # (1, 0)'s west neighbour (0, 0) is never alive: its updates are not counted
+    assert got["orthogonal"]["share"] == [0.5, 0.5, 0.0]

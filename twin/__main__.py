@@ -1,0 +1,176 @@
+"""python -m twin: the grid twin, the firmware's portable core on many host boards (docs/grid.md).
+
+  grid       grow the rule on a twin grid, seeded in the centre; a GIF of the boards' states, the
+             loss against the target, the real-time factor
+  staleness  how old each neighbour's state is when a cell fires (0, 1, 2+ of its own updates),
+             per orthogonal and diagonal slot: clean, with 10% dead boards, with 1% corruption
+  replay     every rule update of a twin run (kills, resets and erases on the way) replayed
+             through the PyTorch integer model: identical or the first difference
+  bench      real-time factor of the twin (24x24, 64x64) beside the simavr grid, one core each
+"""
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from avrsim.build import ToolError, read_trace
+from avrsim.cases import replay
+from hostsim.clib import CompileError
+from rule import boardlines, cli, modelfile, spec
+from twin import build, measure
+
+SEED_MS = 1500   # the gateway learns the grid first (G at 1 ms), then the seed is planted
+
+
+def grow_script(width, height, gateway):
+    return [(1, f"{gateway[0]} {gateway[1]} G {gateway[0]} {gateway[1]}"),
+            (SEED_MS, f"{gateway[0]} {gateway[1]} P {width // 2} {height // 2}")]
+
+
+def factor(run) -> str:
+    return f"{run['emulated_s']:.0f} s emulated in {run['wall_s']:.2f} s: {run['emulated_s'] / max(run['wall_s'], 1e-3):.0f}x real time"
+
+
+def cmd_grid(args) -> int:
+    from rule.pictures import save_gif, state_to_image, strip
+    rule = modelfile.load(args.model)
+    width, height = cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
+    lines, run = build.run_grid(rule, width, height, args.emulated_seconds,
+                                grow_script(width, height, (width // 2, height // 2)), seed=args.seed)
+    grid = np.zeros((height, width, spec.CHANNELS), np.int8)
+    frames, losses, t_next = [], [], 0
+    fits = rule.target.shape[:2] == (height, width)
+    for ms, x, y, line in sorted(lines, key=lambda v: v[0]) + [(10 ** 9, 0, 0, "")]:
+        while ms >= t_next and t_next <= args.emulated_seconds * 1000:
+            frames.append(state_to_image(grid))
+            if fits:
+                losses.append((t_next, float(((grid[..., :4] / 2 ** spec.STATE_FRAC_BITS - rule.target) ** 2).mean())))
+            t_next += args.every_ms
+        if line.startswith("S "):
+            grid[y, x] = boardlines.parse(line).state
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_gif(frames, out)
+    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).astype(int)
+    strip([frames[i] for i in picks], [f"{i * args.every_ms / 1000:.1f} s" for i in picks]).save(out.with_suffix(".png"))
+    print(f"{width}x{height} twin boards, seed planted at {SEED_MS / 1000:.1f} s: {out}, {out.with_suffix('.png')}")
+    for t, loss in losses[:: max(1, len(losses) // 12)] + losses[-1:]:
+        print(f"  {t / 1000:6.1f} s  loss vs target {loss:.2e}")
+    print(f"  {factor(run)}")
+    return 0
+
+
+def staleness_runs(rule, width, height, seconds, seed=0):
+    """{condition: staleness} for the grid growing `rule`: clean, 10% dead boards, 1% corruption."""
+    rng = np.random.default_rng(seed)
+    centre, gateway = (width // 2, height // 2), (width // 2, height // 2)
+    cells = [(x, y) for y in range(height) for x in range(width) if (x, y) not in (centre, gateway)]
+    dead = [cells[i] for i in rng.choice(len(cells), round(0.1 * width * height), replace=False)]
+    conditions = {"clean": [], "10% dead boards": [(1, f"kill {x} {y}") for x, y in dead],
+                  "1% of link bytes corrupted": [(1, "corrupt 10000")]}
+    out = {}
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        for name, faults in conditions.items():
+            trace = Path(d) / "updates.bin"
+            build.run_grid(rule, width, height, seconds, grow_script(width, height, gateway) + faults,
+                           trace=trace, seed=seed)
+            out[name] = measure.staleness(read_trace(trace))
+    return out
+
+
+def cmd_staleness(args) -> int:
+    rule = modelfile.load(args.model)
+    width, height = cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
+    print(f"{width}x{height} twin growing {rule.name} for {args.emulated_seconds:g} s: a neighbour's state when a cell "
+          "fires is that neighbour's latest (0), one before (1), or older (2+), in its own updates")
+    print(f"  {'':28s} {'slot':10s} {'0':>6s} {'1':>6s} {'2+':>6s}  updates x slots")
+    for name, result in staleness_runs(rule, width, height, args.emulated_seconds, args.seed).items():
+        for kind, r in result.items():
+            p0, p1, p2 = r["share"]
+            print(f"  {name:28s} {kind:10s} {p0:6.3f} {p1:6.3f} {p2:6.3f}  {r['count']}")
+    return 0
+
+
+def cmd_replay(args) -> int:
+    import tempfile
+    rule = modelfile.load(args.model)
+    width, height = cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
+    s = args.emulated_seconds
+    faults = [(int(s * 300), f"kill {width // 3} {height // 2}"), (int(s * 400), "erase 0 0 {} {}".format(width - 1, height // 2)),
+              (int(s * 500), f"reset {width // 2} {height // 2 + 1}"), (int(s * 600), f"{width // 2} {height // 4} P")]
+    with tempfile.TemporaryDirectory() as d:
+        trace = Path(d) / "updates.bin"
+        _, run = build.run_grid(rule, width, height, s, grow_script(width, height, (0, 0)) + faults, trace=trace,
+                                seed=args.seed)
+        records = read_trace(trace)
+    started = time.time()
+    same = np.zeros(len(records), bool)
+    for i in range(0, len(records), 200_000):
+        part = records[i:i + 200_000]
+        same[i:i + len(part)] = (replay(rule, part) == part["output"]).all(axis=1)
+    alive = int((records["output"][:, spec.ALPHA] > spec.ALIVE_THRESHOLD).sum())
+    print(f"{len(records)} rule updates of a {width}x{height} twin in {s:g} s (a kill, an erase, a reset, a second seed; "
+          f"{alive} left the cell alive): {int(same.sum())} identical to the PyTorch integer model "
+          f"(replayed in {time.time() - started:.1f} s); {factor(run)}")
+    if not same.all():
+        r = records[int(np.argmin(same))]
+        print(f"first difference: board ({r['x']}, {r['y']}) at {r['ms']} ms")
+        return 1
+    return 0
+
+
+def cmd_bench(args) -> int:
+    """One core each: the twin at 24x24 and 64x64, the simavr grid at 24x24 for a shorter time."""
+    rule = modelfile.load(args.model)
+    rows = []
+    for (w, h), seconds in (((24, 24), 60.0), ((64, 64), 20.0)):
+        _, run = build.run_grid(rule, w, h, seconds, grow_script(w, h, (w // 2, h // 2)))
+        rows.append((f"twin {w}x{h}", run))
+    if not args.no_simavr:
+        from avrsim.build import run_grid
+        elf = Path(args.elf)
+        if not elf.is_file():
+            raise ToolError(f"{elf}: no image for the simavr grid (pio run -e emugrid), or --no-simavr")
+        _, run = run_grid(elf, 24, 24, args.simavr_seconds, grow_script(24, 24, (12, 12)), threads=1)
+        rows.append(("simavr 24x24", run))
+    for name, run in rows:
+        print(f"  {name:14s} {run['emulated_s']:5.1f} s emulated in {run['wall_s']:6.1f} s on one core: "
+              f"{run['emulated_s'] / max(run['wall_s'], 1e-3):8.2f}x real time")
+    if not args.no_simavr:
+        t, a = rows[0][1], rows[-1][1]
+        print(f"  twin / simavr at 24x24: {(t['emulated_s'] / t['wall_s']) / (a['emulated_s'] / a['wall_s']):.0f}x")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap, sub = cli.tool("python -m twin", __doc__)
+    g = sub.add_parser("grid", help="grow the rule on a twin grid: GIF, PNG, loss, speed")
+    st = sub.add_parser("staleness", help="neighbour-state age at firing: clean, 10%% dead, 1%% corruption")
+    rp = sub.add_parser("replay", help="every rule update of a twin run through the PyTorch integer model")
+    for p, seconds in ((g, 20.0), (st, 30.0), (rp, 60.0)):
+        cli.add_model(p)
+        p.add_argument("--grid", metavar="WxH", help="grid width x height (default: the model's grid)")
+        cli.add_emulated_seconds(p, seconds)
+        p.add_argument("--seed", type=int, default=0, help="boards' boot counters, clocks and noise")
+    g.add_argument("--every-ms", type=int, default=250, help="emulated time between frames")
+    g.add_argument("--out", default="build/twin-grid/grid.gif", metavar="FILE",
+                   help="the growth as a GIF (a strip of frames beside it as .png)")
+    b = sub.add_parser("bench", help="real-time factor: twin 24x24 and 64x64 beside the simavr grid")
+    cli.add_model(b)
+    b.add_argument("--elf", default=".pio/build/emugrid/program.elf", metavar="FILE", help="image for the simavr grid")
+    b.add_argument("--simavr-seconds", type=float, default=2.0, help="emulated time of the simavr run")
+    b.add_argument("--no-simavr", action="store_true", help="the twin alone")
+    args = ap.parse_args(argv)
+    try:
+        if getattr(args, "emulated_seconds", 1) <= 0:
+            raise cli.UsageError(f"--emulated-seconds: expected more than 0, got {args.emulated_seconds}")
+        return {"grid": cmd_grid, "staleness": cmd_staleness, "replay": cmd_replay, "bench": cmd_bench}[args.cmd](args)
+    except (modelfile.ModelFileError, cli.UsageError, CompileError, ToolError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
