@@ -46,30 +46,14 @@ def cmd_run(args) -> int:
 
 def cmd_grid(args) -> int:
     """The firmware on an emulated grid of boards; pictures from the boards' report lines."""
-    from rule.pictures import save_gif, state_to_image, strip
+    from rule.pictures import grid_growth
     rule = modelfile.load(args.model)
     width, height = grid_size(args, rule)
     seed_at = (width // 2, height // 2)
     lines, run = build.run_grid(Path(args.elf), width, height, args.emulated_seconds, [(1, f"{seed_at[0]} {seed_at[1]} P")])
-    grid = np.zeros((height, width, spec.CHANNELS), np.int8)
-    frames, losses, t_next, bad = [], [], 0, 0
-    fits = rule.target.shape[:2] == (height, width)
-    for ms, x, y, line in lines + [(10 ** 9, 0, 0, "")]:
-        while ms >= t_next and t_next <= args.emulated_seconds * 1000:
-            frames.append(state_to_image(grid))
-            if fits:
-                rgba = grid[..., :4].astype(np.float32) / 2 ** spec.STATE_FRAC_BITS
-                losses.append((t_next, float(((rgba - rule.target) ** 2).mean())))
-            t_next += args.every_ms
-        if line.startswith("S "):
-            status = boardlines.parse(line)
-            grid[y, x] = status.state
-            bad = max(bad, status.bad)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_gif(frames, out)
-    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).astype(int)
-    strip([frames[i] for i in picks], [f"{i * args.every_ms / 1000:.1f} s" for i in picks]).save(out.with_suffix(".png"))
+    losses = grid_growth(lines, width, height, args.emulated_seconds, args.every_ms, rule.target, out)
+    bad = max([s.bad for _, _, _, s in boardlines.statuses(lines)] + [0])
     print(f"{width}x{height} emulated boards, {args.emulated_seconds} s, seed at {seed_at}: {out}, {out.with_suffix('.png')}")
     for t, loss in losses[:: max(1, len(losses) // 12)] + losses[-1:]:
         print(f"  {t / 1000:6.1f} s  loss vs target {loss:.2e}")

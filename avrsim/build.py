@@ -53,7 +53,7 @@ def _simavr_program(src: Path) -> Path:
     need("cc", "gcc")
     if not Path("/usr/include/simavr/sim_avr.h").is_file():
         raise ToolError("simavr headers not found: install Debian's libsimavr-dev and libelf-dev")
-    sources = [src, HERE / "simavr_board.h", WIRING / "wiring.h", LINK_H]
+    sources = [src, HERE / "simavr_board.h", HERE / "grid_script.h", WIRING / "wiring.h", LINK_H]
     board = firmware_flags()
     f_cpu = next(f for f in board if f.startswith("-DF_CPU="))
     mcu = next(f.split("=", 1)[1] for f in board if f.startswith("-mmcu="))

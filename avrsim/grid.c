@@ -41,6 +41,7 @@
 #include <simavr/sim_elf.h>
 #include <simavr/sim_io.h>
 
+#include "grid_script.h"
 #include "simavr_board.h"
 
 #define SLICE 100 /* cycles a board runs before wires deliver: well under a link bit (1667) */
@@ -353,45 +354,16 @@ static double wall_seconds(void)
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* --live: take what stdin has now, without waiting; 0 when it has closed. */
-static int live_commands(void)
-{
-    static char buf[4096];
-    static size_t len;
-    struct pollfd p = {0, POLLIN, 0};
-    while (poll(&p, 1, 0) > 0) {
-        ssize_t n = read(0, buf + len, sizeof buf - 1 - len);
-        char *start = buf, *nl;
-        if (n <= 0) {
-            return 0;
-        }
-        len += (size_t)n;
-        buf[len] = 0;
-        while ((nl = strchr(start, '\n'))) {
-            *nl = 0;
-            if (nl > start) {
-                run_command(start);
-            }
-            start = nl + 1;
-        }
-        len -= (size_t)(start - buf);
-        memmove(buf, start, len);
-        if (len == sizeof buf - 1) {
-            len = 0; /* an endless line: drop it */
-        }
-    }
-    return 1;
-}
-
 int main(int argc, char **argv)
 {
     double seconds, started;
     unsigned long long limit;
     int i, l, live = 0;
-    char script[256], stext[200] = "";
-    long next_ms = -1;
+    struct grid_script script;
+    const char *cmd;
     pthread_t *threads;
 
+    grid_script_init(&script);
     out = fdopen(dup(1), "w");
     dup2(2, 1); /* simavr's own messages go to stderr */
     n_threads = 0;
@@ -485,23 +457,13 @@ int main(int argc, char **argv)
                     struct timespec t = {0, (long)(ahead * 1e9)};
                     nanosleep(&t, NULL);
                 }
-                if (!live_commands()) {
+                if (!grid_script_live(&script, run_command)) {
                     break;
                 }
                 fflush(out);
             } else {
-                while (1) {
-                    if (next_ms < 0 && fgets(script, sizeof script, stdin)) {
-                        if (sscanf(script, "%ld %199[^\n]", &next_ms, stext) != 2) {
-                            next_ms = -1;
-                            continue;
-                        }
-                    }
-                    if (next_ms < 0 || (unsigned long long)next_ms * CYCLES_PER_MS > now_cycles) {
-                        break;
-                    }
-                    run_command(stext);
-                    next_ms = -1;
+                while ((cmd = grid_script_due(&script, (double)(now_cycles / CYCLES_PER_MS + 1)))) {
+                    run_command(cmd);
                 }
             }
         }

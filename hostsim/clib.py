@@ -42,7 +42,6 @@ def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
     files = render(rule, source_name)
     for name in ("hostsim.c", "hostsim.h", "main.c"):
         files[name] = (CSRC / name).read_text()
-    cc = compiler()
     if kind == "lib":
         flags, sources, artefact = WARNINGS + ["-O2", "-fPIC", "-shared"], RULE_SOURCES, "libnca.so"
     elif kind == "sanitized":
@@ -58,6 +57,14 @@ def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
         sources = ["nca_rule.c", "nca_common.c", "nca_weights.c", *CORE_SOURCES[:-1], CORE_SHIM[kind]]
     else:
         raise ValueError(kind)
+    return compile_c("hostsim", files, flags, sources, artefact)
+
+
+def compile_c(tool: str, files: dict, flags: list, sources: list, artefact: str) -> Path:
+    """Write {name: text} into build/<tool>/<content hash>/ and compile `sources` there into
+    `artefact`, unless that was done before for the same files, compiler and flags."""
+    cc = compiler()
+
     def compile_in(folder: Path, tmp: str):
         for name, text in files.items():
             (folder / name).write_text(text)
@@ -65,7 +72,7 @@ def build(rule: modelfile.CellRule, source_name="model", kind="lib") -> Path:
         if r.returncode != 0:
             raise CompileError(f"compiling the generated C in {folder} failed:\n{r.stderr}")
 
-    return cached("hostsim", (sorted(files.items()), cc, flags), artefact, compile_in)
+    return cached(tool, (sorted(files.items()), cc, flags), artefact, compile_in)
 
 
 def c_defines(header: Path) -> dict:

@@ -41,3 +41,27 @@ def strip(images: list, labels: list | None = None, gap: int = 4) -> Image.Image
 
 def save_gif(images: list, path: Path, ms_per_frame: int = 60):
     images[0].save(path, save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+
+
+def grid_growth(lines, width: int, height: int, seconds: float, every_ms: int, target, out: Path) -> list:
+    """A grid run's boards' own states (their S lines, as (ms, x, y, line) from the emulated grid
+    or the twin) every `every_ms`: a GIF at `out`, a strip of 8 frames beside it (.png); returns
+    [(ms, loss against target)] when the target fits the grid."""
+    from rule import boardlines
+    grid = np.zeros((height, width, spec.CHANNELS), np.int8)
+    frames, losses, t_next = [], [], 0
+    fits = target.shape[:2] == (height, width)
+    for ms, x, y, line in sorted(lines, key=lambda v: v[0]) + [(10 ** 9, 0, 0, "")]:
+        while ms >= t_next and t_next <= seconds * 1000:
+            frames.append(state_to_image(grid))
+            if fits:
+                losses.append((t_next, float(((grid[..., :4] / 2 ** spec.STATE_FRAC_BITS - target) ** 2).mean())))
+            t_next += every_ms
+        if line.startswith("S "):
+            grid[y, x] = boardlines.parse(line).state
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_gif(frames, out)
+    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).astype(int)
+    strip([frames[i] for i in picks], [f"{i * every_ms / 1000:.1f} s" for i in picks]).save(out.with_suffix(".png"))
+    return losses

@@ -17,7 +17,7 @@ import numpy as np
 from avrsim.build import ToolError, read_trace
 from avrsim.cases import replay
 from hostsim.clib import CompileError
-from rule import boardlines, cli, modelfile, spec
+from rule import cli, modelfile, spec
 from twin import build, measure
 
 SEED_MS = 1500   # the gateway learns the grid first (G at 1 ms), then the seed is planted
@@ -33,27 +33,13 @@ def factor(run) -> str:
 
 
 def cmd_grid(args) -> int:
-    from rule.pictures import save_gif, state_to_image, strip
+    from rule.pictures import grid_growth
     rule = modelfile.load(args.model)
     width, height = cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
     lines, run = build.run_grid(rule, width, height, args.emulated_seconds,
                                 grow_script(width, height, (width // 2, height // 2)), seed=args.seed)
-    grid = np.zeros((height, width, spec.CHANNELS), np.int8)
-    frames, losses, t_next = [], [], 0
-    fits = rule.target.shape[:2] == (height, width)
-    for ms, x, y, line in sorted(lines, key=lambda v: v[0]) + [(10 ** 9, 0, 0, "")]:
-        while ms >= t_next and t_next <= args.emulated_seconds * 1000:
-            frames.append(state_to_image(grid))
-            if fits:
-                losses.append((t_next, float(((grid[..., :4] / 2 ** spec.STATE_FRAC_BITS - rule.target) ** 2).mean())))
-            t_next += args.every_ms
-        if line.startswith("S "):
-            grid[y, x] = boardlines.parse(line).state
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_gif(frames, out)
-    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).astype(int)
-    strip([frames[i] for i in picks], [f"{i * args.every_ms / 1000:.1f} s" for i in picks]).save(out.with_suffix(".png"))
+    losses = grid_growth(lines, width, height, args.emulated_seconds, args.every_ms, rule.target, out)
     print(f"{width}x{height} twin boards, seed planted at {SEED_MS / 1000:.1f} s: {out}, {out.with_suffix('.png')}")
     for t, loss in losses[:: max(1, len(losses) // 12)] + losses[-1:]:
         print(f"  {t / 1000:6.1f} s  loss vs target {loss:.2e}")

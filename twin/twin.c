@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grid_script.h"
 #include "node.h"
 #include "wiring.h"
 
@@ -491,6 +492,11 @@ static void run_command(const char *cmd, double at_ns)
     }
 }
 
+static void run_live_command(const char *cmd)
+{
+    run_command(cmd, now_window_ns);
+}
+
 static double wall_seconds(void)
 {
     struct timespec t;
@@ -498,42 +504,16 @@ static double wall_seconds(void)
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* --live: commands as they come, no time stamps; 0 once stdin has closed. */
-static int live_commands(double at_ns)
-{
-    static char line[256];
-    static size_t len;
-    struct pollfd p = {0, POLLIN, 0};
-    while (poll(&p, 1, 0) > 0) {
-        char c;
-        ssize_t n = read(0, &c, 1);
-        if (n <= 0) {
-            return 0;
-        }
-        if (c == '\n') {
-            line[len] = 0;
-            if (len) {
-                run_command(line, at_ns);
-            }
-            len = 0;
-        } else if (len < sizeof line - 1) {
-            line[len++] = c;
-        } else {
-            len = 0;
-        }
-    }
-    return 1;
-}
-
 int main(int argc, char **argv)
 {
     double seconds, end_ns, started;
     int i, live = 0;
     unsigned long seed = 0;
-    char script[256], stext[200] = "";
-    long next_ms = -1;
+    struct grid_script script;
+    const char *cmd;
 
     out = stdout;
+    grid_script_init(&script);
     for (i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
             seed = strtoul(argv[++i], NULL, 10);
@@ -586,23 +566,13 @@ int main(int argc, char **argv)
                 struct timespec t = {0, (long)(ahead * 1e9)};
                 nanosleep(&t, NULL);
             }
-            if (!live_commands(now_window_ns)) {
+            if (!grid_script_live(&script, run_live_command)) {
                 break;
             }
             fflush(out);
         } else {
-            while (1) {
-                if (next_ms < 0 && fgets(script, sizeof script, stdin)) {
-                    if (sscanf(script, "%ld %199[^\n]", &next_ms, stext) != 2) {
-                        next_ms = -1;
-                        continue;
-                    }
-                }
-                if (next_ms < 0 || next_ms * 1e6 >= window_end) {
-                    break;
-                }
-                run_command(stext, next_ms * 1e6);
-                next_ms = -1;
+            while ((cmd = grid_script_due(&script, window_end / 1e6))) {
+                run_command(cmd, script.command_ms * 1e6);
             }
         }
         for (i = 0; i < width * height; i++) {
