@@ -23,17 +23,22 @@ DEFAULT_PORT = 4000
 
 
 def serve(elf: Path, width: int, height: int, port: int = DEFAULT_PORT, gateway=(0, 0), threads: int = 0) -> int:
-    listener = socket.create_server(("127.0.0.1", port))
     cmd = [str(grid_program()), str(elf), str(width), str(height), "0", "--live"]
     cmd += ["--threads", str(threads)] if threads else []
+    return serve_program(cmd, f"emulated grid: {width}x{height} boards running {elf}", port, gateway)
+
+
+def serve_program(cmd: list, what: str, port: int = DEFAULT_PORT, gateway=(0, 0)) -> int:
+    """Run a grid program in --live mode (avrsim/grid.c or the twin) and serve the gateway
+    board's USB serial on a TCP port; lines starting with '!' are commands for the grid."""
+    listener = socket.create_server(("127.0.0.1", port))
     grid = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, "listen")
     sel.register(grid.stdout, selectors.EVENT_READ, "grid")
     clients, grid_out = {}, b""
     at_gateway = (str(gateway[0]).encode(), str(gateway[1]).encode())
-    print(f"emulated grid: {width}x{height} boards running {elf}; gateway ({gateway[0]}, {gateway[1]}) "
-          f"on socket://localhost:{port}", flush=True)
+    print(f"{what}; gateway ({gateway[0]}, {gateway[1]}) on socket://localhost:{port}", flush=True)
     try:
         while grid.poll() is None:
             for key, _ in sel.select(timeout=0.5):

@@ -72,3 +72,37 @@ def test_staleness_counts_ages_in_the_neighbours_own_updates():
     assert got["orthogonal"]["count"] == 2 and got["diagonal"]["count"] == 0
     # (1, 0)'s west neighbour (0, 0) is never alive: its updates are not counted
     assert got["orthogonal"]["share"] == [0.5, 0.5, 0.0]
+
+
+def test_serve_shows_the_twin_in_the_monitor(tmp_path):
+    """python -m twin serve runs the twin in real time behind a TCP port, as the emulated grid's
+    serve does; python -m monitor attaches, makes (0, 0) the gateway and plants the seed."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from rule import files
+    port = 4012
+    server = subprocess.Popen([sys.executable, "-m", "twin", "serve", "--grid", "5x5", "--port", str(port)],
+                              cwd=files.REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        m = subprocess.run([sys.executable, "-m", "monitor", f"socket://localhost:{port}", "--plain", "--grow",
+                            "--grid", "5x5", "--seconds", "10", "--npz", str(tmp_path / "g.npz")],
+                           capture_output=True, text=True, timeout=60, cwd=files.REPO)
+        assert m.returncode == 0, m.stderr
+        assert "5x5 grid: 25 boards reported" in m.stdout.splitlines()[-1]
+        saved = np.load(tmp_path / "g.npz")
+        assert (saved["rgba"][..., spec.ALPHA] > spec.ALIVE_THRESHOLD).sum() >= 10
+    finally:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"!stop\n")
+            server.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            server.kill()

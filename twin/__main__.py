@@ -7,6 +7,8 @@
   replay     every rule update of a twin run (kills, resets and erases on the way) replayed
              through the PyTorch integer model: identical or the first difference
   bench      real-time factor of the twin (24x24, 64x64) beside the simavr grid, one core each
+  serve      the twin in real time, serving the gateway's USB serial on a TCP port, as
+             `python -m avrsim serve` does: watch it with python -m monitor socket://localhost:4000
 """
 import sys
 import time
@@ -130,6 +132,17 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from avrsim.serve import serve_program
+    rule = modelfile.load(args.model)
+    width, height = cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
+    if not (0 <= args.gateway[0] < width and 0 <= args.gateway[1] < height):
+        raise cli.UsageError(f"--gateway: {args.gateway[0]} {args.gateway[1]} is outside the {width}x{height} grid")
+    cmd = [str(build.program(rule)), str(width), str(height), "0", "--live", "--seed", str(args.seed),
+           "--fire-cycles", str(build.fire_cycles(rule))]
+    return serve_program(cmd, f"grid twin: {width}x{height} boards running {rule.name}", args.port, tuple(args.gateway))
+
+
 def main(argv=None) -> int:
     ap, sub = cli.tool("python -m twin", __doc__)
     g = sub.add_parser("grid", help="grow the rule on a twin grid: GIF, PNG, loss, speed")
@@ -148,11 +161,19 @@ def main(argv=None) -> int:
     b.add_argument("--elf", default=".pio/build/emugrid/program.elf", metavar="FILE", help="image for the simavr grid")
     b.add_argument("--simavr-seconds", type=float, default=2.0, help="emulated time of the simavr run")
     b.add_argument("--no-simavr", action="store_true", help="the twin alone")
+    sv = sub.add_parser("serve", help="the twin in real time, the gateway's USB serial on a TCP port")
+    cli.add_model(sv)
+    sv.add_argument("--grid", metavar="WxH", help="grid width x height (default: the model's grid)")
+    sv.add_argument("--port", type=int, default=4000)
+    sv.add_argument("--gateway", type=int, nargs=2, default=[0, 0], metavar=("X", "Y"),
+                    help="the board whose USB serial is served")
+    sv.add_argument("--seed", type=int, default=0, help="boards' boot counters, clocks and noise")
     args = ap.parse_args(argv)
     try:
         if getattr(args, "emulated_seconds", 1) <= 0:
             raise cli.UsageError(f"--emulated-seconds: expected more than 0, got {args.emulated_seconds}")
-        return {"grid": cmd_grid, "staleness": cmd_staleness, "replay": cmd_replay, "bench": cmd_bench}[args.cmd](args)
+        return {"grid": cmd_grid, "staleness": cmd_staleness, "replay": cmd_replay, "bench": cmd_bench,
+                "serve": cmd_serve}[args.cmd](args)
     except (modelfile.ModelFileError, cli.UsageError, CompileError, ToolError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
