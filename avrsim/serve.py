@@ -116,20 +116,27 @@ def upload(elf: Path, port: int = DEFAULT_PORT, grid: str | None = None) -> int:
         conn.close()
         print(f"flashed {IMAGE} into the emulated grid on socket://localhost:{port}")
         return 0
-    log = open(STATE_DIR / "serve.log", "w")
     cmd = [sys.executable, "-m", "avrsim", "serve", "--elf", str(IMAGE), "--port", str(port)]
     cmd += ["--grid", grid] if grid else []
-    subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                     start_new_session=True, cwd=REPO)
-    for _ in range(100):
+    start_detached(cmd, port, STATE_DIR / "serve.log", f"the emulated grid with {IMAGE}")
+    return 0
+
+
+def start_detached(cmd: list, port: int, log_path: Path, what: str, wait_s: float = 10) -> None:
+    """Start a grid server that outlives this process; return once it takes connections."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True, cwd=REPO)
+    for _ in range(int(wait_s * 10)):
         time.sleep(0.1)
         conn = _connect(port)
         if conn:
             conn.close()
-            print(f"started the emulated grid with {IMAGE} on socket://localhost:{port} "
-                  f"(log: {STATE_DIR / 'serve.log'}; stop it with python -m avrsim stop)")
-            return 0
-    raise ToolError(f"the emulated grid did not start: see {STATE_DIR / 'serve.log'}")
+            print(f"started {what} on socket://localhost:{port} (log: {log_path}; "
+                  f"stop it with python -m avrsim stop --port {port})")
+            return
+    raise ToolError(f"{what} did not start: see {log_path}")
 
 
 def stop(port: int = DEFAULT_PORT) -> int:

@@ -11,7 +11,7 @@ from rule import cli, files, spec
 TOOLS = {"trainer": ["train", "eval", "init", "bench"], "codegen": ["build", "prepare"],
          "hostsim": ["run", "check", "bench", "fuzz"],
          "avrsim": ["cycles", "run", "grid", "serve", "upload", "stop", "trace"],
-         "twin": ["grid", "staleness", "replay", "bench", "serve"], "monitor": [None]}
+         "twin": ["grid", "staleness", "replay", "bench", "serve", "upload"], "monitor": [None]}
 
 
 def help_text(tool, sub):

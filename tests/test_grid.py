@@ -280,3 +280,22 @@ def test_upload_flashes_the_emulated_grid_and_the_monitor_attaches(project, tmp_
     finally:
         ini.write_text(text)
         subprocess.run([sys.executable, "-m", "avrsim", "stop"], cwd=project, capture_output=True)
+
+
+def test_upload_starts_the_twin_and_the_monitor_attaches(project, tmp_path):
+    """pio run -e twin -t upload (re)starts a twin of the rule pio run built (here 5x5, through
+    custom_grid_size) on port 4001; the monitor shows it."""
+    ini = project / "platformio.ini"
+    text = ini.read_text()
+    ini.write_text(text.replace("custom_grid_size = 64x64", "custom_grid_size = 5x5"))
+    try:
+        for _ in range(2):   # the second upload replaces the running twin
+            r = pio(project, "run", "-e", "twin", "-t", "upload", offline=False)
+            assert "started a grid twin of lizard" in r.stdout and _wait_for(4001)
+        m = subprocess.run([sys.executable, "-m", "monitor", "socket://localhost:4001", "--plain", "--grow",
+                            "--grid", "5x5", "--seconds", "10"], capture_output=True, text=True, timeout=60, cwd=project)
+        assert m.returncode == 0, m.stderr
+        assert "5x5 grid: 25 boards reported" in m.stdout.splitlines()[-1]
+    finally:
+        ini.write_text(text)
+        subprocess.run([sys.executable, "-m", "avrsim", "stop", "--port", "4001"], cwd=project, capture_output=True)

@@ -9,6 +9,8 @@
   bench      real-time factor of the twin (24x24, 64x64) beside the simavr grid, one core each
   serve      the twin in real time, serving the gateway's USB serial on a TCP port, as
              `python -m avrsim serve` does: watch it with python -m monitor socket://localhost:4000
+  upload     what `pio run -e twin -t upload` runs: (re)start a twin of the rule `pio run` built
+             (generated/'s manifest), in the background, on port 4001
 """
 import sys
 import time
@@ -143,6 +145,34 @@ def cmd_serve(args) -> int:
     return serve_program(cmd, f"grid twin: {width}x{height} boards running {rule.name}", args.port, tuple(args.gateway))
 
 
+def cmd_upload(args) -> int:
+    """The rule in generated/ (what pio run built) as a twin grid served in the background."""
+    from avrsim.serve import _connect, start_detached
+    from codegen import outdir
+    from rule.files import BUILD, REPO
+    man, problem = outdir.read_manifest(REPO / "generated")
+    if man is None:
+        raise ToolError(f"generated/: {problem} (run pio run -e twin first)")
+    model = (REPO / "generated" / man["model"]["path"]).resolve()
+    rule = modelfile.load(model)
+    if rule.content_hash() != man["model"]["rule_hash"]:
+        raise ToolError(f"{model} changed since generated/ was built from it: run pio run -e twin again")
+    if args.grid:
+        cli.parse_grid(args.grid)
+    conn = _connect(args.port)
+    if conn:   # a twin cannot be reflashed in place: stop it, start the new one
+        conn.sendall(b"!stop\n")
+        conn.close()
+        for _ in range(50):
+            time.sleep(0.1)
+            if not _connect(args.port):
+                break
+    cmd = [sys.executable, "-m", "twin", "serve", "--model", str(model), "--port", str(args.port)]
+    cmd += ["--grid", args.grid] if args.grid else []
+    start_detached(cmd, args.port, BUILD / "twin" / "serve.log", f"a grid twin of {rule.name}", wait_s=120)
+    return 0
+
+
 def main(argv=None) -> int:
     ap, sub = cli.tool("python -m twin", __doc__)
     g = sub.add_parser("grid", help="grow the rule on a twin grid: GIF, PNG, loss, speed")
@@ -168,12 +198,15 @@ def main(argv=None) -> int:
     sv.add_argument("--gateway", type=int, nargs=2, default=[0, 0], metavar=("X", "Y"),
                     help="the board whose USB serial is served")
     sv.add_argument("--seed", type=int, default=0, help="boards' boot counters, clocks and noise")
+    up = sub.add_parser("upload", help="(re)start a twin of the rule pio run built, in the background")
+    up.add_argument("--grid", metavar="WxH", help="grid width x height (default: the model's grid)")
+    up.add_argument("--port", type=int, default=4001)
     args = ap.parse_args(argv)
     try:
         if getattr(args, "emulated_seconds", 1) <= 0:
             raise cli.UsageError(f"--emulated-seconds: expected more than 0, got {args.emulated_seconds}")
         return {"grid": cmd_grid, "staleness": cmd_staleness, "replay": cmd_replay, "bench": cmd_bench,
-                "serve": cmd_serve}[args.cmd](args)
+                "serve": cmd_serve, "upload": cmd_upload}[args.cmd](args)
     except (modelfile.ModelFileError, cli.UsageError, CompileError, ToolError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
