@@ -13,8 +13,8 @@ from rule import spec
 LINK_H, CELL_H = (clib.c_defines(clib.FIRMWARE_CORE / name) for name in ("link.h", "cell.h"))
 VERSION, STATE, REPORT, COMMAND, ACK = (LINK_H[k] for k in ("LINK_VERSION", "LINK_TYPE_STATE", "LINK_TYPE_REPORT",
                                                             "LINK_TYPE_COMMAND", "LINK_TYPE_ACK"))
-TIMEOUT_MS, HEARTBEAT_MS, WAIT_MIN, WAIT_SPAN, RETRY_MS, QUEUE = (CELL_H[f"CELL_{k}"] for k in (
-    "TIMEOUT_MS", "HEARTBEAT_MS", "WAIT_MIN_MS", "WAIT_SPAN_MS", "RETRY_MS", "QUEUE"))
+TIMEOUT_MS, HEARTBEAT_MS, WAIT_MIN, WAIT_SPAN, RETRY_MS, QUEUE, REPORT_MS = (CELL_H[f"CELL_{k}"] for k in (
+    "TIMEOUT_MS", "HEARTBEAT_MS", "WAIT_MIN_MS", "WAIT_SPAN_MS", "RETRY_MS", "QUEUE", "REPORT_MS"))
 N, E, S, W = range(4)                                   # links (link.h's enum)
 NW, NN, NE, WW, EE, SW, SS, SE = range(8)               # neighbour slots (nca_rule.h)
 
@@ -467,10 +467,23 @@ def test_a_board_reports_a_colour_that_moved_more_than_a_step_and_otherwise_ever
     for step in [0, 1, -1, 1, 0, 2, 2, 0]:              # change of channel R before each period
         state[0] += step
         c.set_state(state)
-        now += 4100                                     # past the next report time (2048..4095 ms on)
+        now += 2 * REPORT_MS + 4                        # past the next report time (period..2 periods on)
         core.cell_expire(c.mem, now)
         out = buf(size=6)
         got = core.cell_take_report(c.mem, out)
         queued.append(bytes(out)[2] if got else None)
     # reported: the first, after the 4th unmoved period, a move of 2, and again 4 periods on
     assert queued == [10, None, None, None, 11, 13, 15, None]
+
+
+def test_a_board_reports_as_soon_as_it_has_a_route(core):
+    """Its first report goes when it learns a route to the gateway, not a report period later:
+    the host hears of every board early (the far ones most of all)."""
+    c = Cell(core, now=0)
+    core.cell_expire(c.mem, 100)                        # no route yet: nothing to report to
+    assert c.where()["hops"] == 255 and c.where()["queued"] == 0
+    c.receive(W, encode(core, raw_frame(core, [np.zeros(16)] * 3, flags=0, where=(0, 0, 0))), now=200)
+    core.cell_expire(c.mem, 216)                        # a route through the gateway to the west
+    assert c.where() == {"x": 1, "y": 0, "hops": 1, "queued": 1}
+    core.cell_expire(c.mem, 232)
+    assert c.where()["queued"] == 1                     # and the next one a period later

@@ -214,6 +214,9 @@ void cell_expire(struct cell *c, uint16_t now)
         }
         best = best == CELL_UNKNOWN ? CELL_UNKNOWN : (uint8_t)(best + 1);
         if (best != c->hops) { /* tell the neighbours now: the grid maps itself in one sweep */
+            if (c->hops == CELL_UNKNOWN) {
+                c->next_report = now; /* a route at last: the host hears of this board at once */
+            }
             c->hops = best;
             send_soon(c);
         }

@@ -16,7 +16,7 @@
 #define CELL_HEARTBEAT_MS 250    /* re-send the state at least this often */
 #define CELL_WAIT_MIN_MS 100     /* random wait between firings: uniform in [min, min + span) */
 #define CELL_WAIT_SPAN_MS 256    /* a power of two: no division on the AVR */
-#define CELL_REPORT_MS 2048      /* own report every [period, 2 * period) ms: a power of two... */
+#define CELL_REPORT_MS 4096      /* own report every [period, 2 * period) ms: a power of two... */
 #define CELL_REPORT_EVERY 4      /* ...if its colour moved by more than a step, else every 4th time */
 
 #define CELL_RELAY_N 0x01        /* state frame flags: relayed north / south states are valid */
