@@ -15,7 +15,8 @@
  * What is modelled (the AVR layer's stand-ins):
  * - time: each board's own clock (rate 1 +- 0.2%, grid.c's formula), Timer0's 1.024 ms tick and
  *   the millisecond count main.c derives from it; the main loop runs a pass at every tick and
- *   whenever a link byte or a command line arrived;
+ *   whenever a frame's last byte or a command line arrived (main.c wakes at every byte: the
+ *   bytes before a frame's end only wait in the ring, in order, until a pass takes them);
  * - CPU time: while a pass computes the rule (--fire-cycles for a live neighbourhood, the AVR
  *   kernel's measured mean; 300 for a dead one) or writes a line to the USB serial (10 bits a
  *   byte at 117,647 baud, as U2X at 16 MHz gives), the board does nothing else; the link
@@ -45,13 +46,13 @@
 #include "node.h"
 #include "wiring.h"
 
-#define TIMER0_TICK_NS 1024000.0                      /* 64 * 256 cycles at 16 MHz */
+#define TIMER0_TICK_NS (64.0 * 256 * 1e9 / F_CPU)     /* main.c: Timer0 overflows, prescaler 64 */
 #define LINK_TICK_CYCLES (F_CPU / (LINK_BAUD * LINK_OVERSAMPLE)) /* OCR1A + 1 */
 #define LINK_TICK_NS (LINK_TICK_CYCLES * 1e9 / F_CPU)
 #define BYTE_TICKS 31                                  /* start, 8 data, stop bits of 3 ticks, 1 to load */
 #define RECEIVED_TICKS 29.5                            /* from the start bit to the byte in the ring */
 #define FIRST_BIT_TICKS 1.5                            /* from tx_start to the first start bit */
-#define RING_BYTES 31                                  /* LINK_RX_RING - 1 */
+#define RING_BYTES (LINK_RX_RING - 1)                  /* links.S keeps one place free */
 #define USB_BYTE_NS (10 * 1e9 / (F_CPU / 8.0 / ((F_CPU / 8 / REPORT_BAUD))))
 #define LINK_ISR_SHARE 0.21                            /* docs/firmware.md, "CPU time" */
 #define DEAD_FIRE_CYCLES 300

@@ -15,7 +15,6 @@
 #define LINK_RX_PORT PORTC
 #define LINK_TX_PORT PORTB  /* LINK_TX_PORT_LETTER */
 #define LINK_TX_DDR DDRB
-#define LINK_RX_RING 32 /* bytes per link (a power of two): covers the longest rule update */
 
 #define TRACE_MARK _SFR_MEM8(TRACE_MARK_ADDR)
 #define TRACE_PTR_LO _SFR_MEM8(TRACE_PTR_LO_ADDR)

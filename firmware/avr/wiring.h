@@ -20,6 +20,7 @@
 #define LINK_TX_BIT_W 4
 #define LINK_TX_BITS {LINK_TX_BIT_N, LINK_TX_BIT_E, LINK_TX_BIT_S, LINK_TX_BIT_W}
 #define LINK_TX_MASK ((1 << LINK_TX_BIT_N) | (1 << LINK_TX_BIT_E) | (1 << LINK_TX_BIT_S) | (1 << LINK_TX_BIT_W))
+#define LINK_RX_RING 32 /* bytes the link interrupt buffers per link (a power of two): covers the longest rule update */
 
 /* RGB LED, common cathode, PWM: R = PD6 (D6, OC0A), G = PD5 (D5, OC0B), B = PB3 (D11, OC2A). */
 
