@@ -35,7 +35,7 @@ GROWN_MS = 11000                 # growth, plus the time reports take to reach t
 ERASE_MS = 15000                 # persisted until here; then the bottom half is erased
 REGROWN_MS = 27000
 DEAD_SHARE, CORRUPT_PPM = 0.10, 10_000
-HEARD_MS = 20000                 # with 1% of link bytes corrupted the monitor hears (almost) every board by then
+HEARD_MS = 20000                 # with 1% of link bytes corrupted the monitor hears every board by then
 
 
 def monitor_views(lines, size, times_ms) -> list:
@@ -144,8 +144,9 @@ def erased_boards(lines, size, erase_ms) -> str:
 @pytest.mark.parametrize("fault", ["1% of link bytes corrupted", "10% of boards dead"])
 def test_still_grows_with(fault, run_grid, size, shipped_rule):
     """The grid's loss is taken from every board's own USB serial (the emulator has them all) at
-    11 s; under corruption the run goes on to 20 s, by which the monitor must have heard 98% of
-    the boards (measured 570 of 576; 252 before reports were acknowledged hop by hop)."""
+    11 s; under corruption the run goes on to 20 s, by which the monitor must have heard every
+    board (576 on both the twin and simavr; 570 with reports every 2-4 s, 252 before reports
+    were acknowledged hop by hop) and its picture be within 1.5x of the boards' own loss."""
     rng = np.random.default_rng(5)
     spare = {GATEWAY, (size[0] // 2, size[1] // 2)}
     cells = [(x, y) for y in range(size[1]) for x in range(size[0]) if (x, y) not in spare]
@@ -179,7 +180,9 @@ def test_still_grows_with(fault, run_grid, size, shipped_rule):
         assert share == 0 and not dead & set(monitor_views(lines, size, [GROWN_MS])[0].rgba)   # dead boards never report
     else:
         assert 0.008 < share < 0.012 and bad > 100         # the CRC caught the corruption
-        assert at[HEARD_MS]["heard"] >= 0.98 * size[0] * size[1]   # heard in spite of the noise
+        # every board heard in spite of the noise, the picture within 1.5x of the boards' own loss
+        assert at[HEARD_MS]["heard"] == size[0] * size[1]
+        assert at[HEARD_MS]["picture"] <= 1.5 * at[HEARD_MS]["loss"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
