@@ -3,14 +3,14 @@ the PyTorch integer model's answers for them."""
 import numpy as np
 import torch
 
-from rule import intmodel, spec
+from rule import intmodel, modelfile, spec
 
 ORDER = intmodel.NEIGHBOUR_ORDER
 
 
 def neighbourhoods_from_growth(rule, n_per_step=60, steps=(5, 20, 50, 100, 200, 400)):
     """(self, nbr) of alive cells in real growth of `rule` under the shared schedule."""
-    H, W = rule.target.shape[:2]
+    W, H = modelfile.grid_size(rule)
     r = intmodel.IntRule(rule)
     s = intmodel.seed_state(1, H, W)
     rng = np.random.default_rng(0)

@@ -80,7 +80,8 @@ def main(argv=None) -> int:
                 port.write((sends.pop(0)[1] + "\n").encode())
                 last_sent = now
             if plant_pending:
-                centre = ((grid.width or rule.target.shape[1]) // 2, (grid.height or rule.target.shape[0]) // 2)
+                trained = modelfile.grid_size(rule)
+                centre = ((grid.width or trained[0]) // 2, (grid.height or trained[1]) // 2)
                 if centre in grid.rgba:
                     port.write(f"P {centre[0]} {centre[1]}\n".encode())
                     plant_pending = False

@@ -50,7 +50,7 @@ def grid_growth(lines, width: int, height: int, seconds: float, every_ms: int, t
     from rule import boardlines
     grid = np.zeros((height, width, spec.CHANNELS), np.int8)
     frames, losses, t_next = [], [], 0
-    fits = target.shape[:2] == (height, width)
+    fits = target is not None and target.shape[:2] == (height, width)
     for ms, x, y, line in sorted(lines, key=lambda v: v[0]) + [(10 ** 9, 0, 0, "")]:
         while ms >= t_next and t_next <= seconds * 1000:
             frames.append(state_to_image(grid))

@@ -51,3 +51,11 @@ def test_cycle_count_is_exact_and_repeatable(shipped_rule, cases):
     assert dead.any()
     _, c = build.run_rule(elf, selves[dead][:5], nbrs[dead][:5])
     assert c.max() < 1000   # a dead cell skips the network
+
+
+def test_growth_cases_of_a_rule_without_a_target():
+    """avrsim cycles takes any model file: without a target the growth runs on the rule's default grid."""
+    rule = random_rule(5, hidden=16)
+    assert rule.target is None
+    selves, nbrs = neighbourhoods_from_growth(rule, n_per_step=5, steps=(1, 3))
+    assert selves.shape[1:] == (16,) and nbrs.shape[1:] == (8, 16) and len(selves) == len(nbrs) >= 1

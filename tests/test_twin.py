@@ -106,3 +106,16 @@ def test_serve_shows_the_twin_in_the_monitor(tmp_path):
             server.wait(timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             server.kill()
+
+
+def test_a_rule_without_a_target_grows_on_the_twin(tmp_path):
+    """Model files need no target (trainer init writes none): the twin's grid command takes the
+    rule's default grid and draws it, without a loss."""
+    from conftest import random_rule
+    from rule import modelfile
+    from twin.__main__ import main
+    path = tmp_path / "r.npz"
+    modelfile.save(random_rule(4, hidden=16), path)
+    out = tmp_path / "g.gif"
+    assert main(["grid", "--model", str(path), "--grid", "5x4", "--emulated-seconds", "3", "--out", str(out)]) == 0
+    assert out.is_file() and out.with_suffix(".png").is_file()
