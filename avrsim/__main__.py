@@ -48,7 +48,7 @@ def cmd_grid(args) -> int:
     """The firmware on an emulated grid of boards; pictures from the boards' report lines."""
     from rule.pictures import grid_growth
     rule = modelfile.load(args.model)
-    width, height = grid_size(args, rule)
+    width, height = cli.grid_of(args.grid, rule)
     seed_at = (width // 2, height // 2)
     lines, run = build.run_grid(Path(args.elf), width, height, args.emulated_seconds, [(1, f"{seed_at[0]} {seed_at[1]} P")])
     out = Path(args.out)
@@ -63,13 +63,9 @@ def cmd_grid(args) -> int:
     return 0
 
 
-def grid_size(args, rule):
-    return cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
-
-
 def cmd_serve(args) -> int:
     from avrsim import serve
-    width, height = grid_size(args, modelfile.load(args.model))
+    width, height = cli.grid_of(args.grid, modelfile.load(args.model))
     return serve.serve(Path(args.elf), width, height, args.port, tuple(args.gateway), args.threads)
 
 
@@ -93,7 +89,7 @@ def cmd_trace(args) -> int:
     import tempfile
     from avrsim.cases import replay
     rule = modelfile.load(args.model)
-    width, height = grid_size(args, rule)
+    width, height = cli.grid_of(args.grid, rule)
     with tempfile.TemporaryDirectory() as d:
         trace = Path(d) / "updates.bin"
         _, run = build.run_grid(Path(args.elf), width, height, args.emulated_seconds,

@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from hostsim.clib import CGrid, CompileError, CRule
-from hostsim.grids import (UsageError, check_fits_memory, erase, parse_grid, parse_point, parse_rect, random_grid,
+from hostsim.grids import (GRID_MAX, UsageError, check_fits_memory, erase, parse_point, parse_rect, random_grid,
                            seeded)
 from rule import cli, intmodel, modelfile, schedule, spec
 from rule.modelfile import ModelFileError
@@ -35,7 +35,7 @@ def setup(args):
     if args.steps < 1:
         raise UsageError(f"--steps: expected at least 1, got {args.steps}")
     rule = modelfile.load(args.model)
-    width, height = parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
+    width, height = cli.grid_of(args.grid, rule, max_side=GRID_MAX)
     check_fits_memory(width, height, rule.hidden)
     if args.damage_at is not None and args.damage_at < 0:
         raise UsageError(f"--damage-at: expected a step >= 0, got {args.damage_at}")

@@ -11,10 +11,6 @@ UsageError = cli.UsageError
 GRID_MAX = 65535   # the host's grid (the C stepper takes uint16 sides); boards stop at spec.GRID_MAX
 
 
-def parse_grid(text: str) -> tuple[int, int]:
-    return cli.parse_grid(text, max_side=GRID_MAX)
-
-
 def bytes_per_cell(hidden: int) -> int:
     """Peak memory of one cell in the integer model's update (int64 perception and its float64
     copy, the hidden layer as float64 and int64), with room to spare."""

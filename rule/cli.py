@@ -23,6 +23,11 @@ def parse_grid(text: str, option: str = "--grid", max_side: int = spec.GRID_MAX)
     return int(m[1]), int(m[2])
 
 
+def grid_of(text: str | None, rule, max_side: int = spec.GRID_MAX) -> tuple[int, int]:
+    """--grid if given, else the grid the rule was trained for."""
+    return parse_grid(text, max_side=max_side) if text else modelfile.grid_size(rule)
+
+
 def add_model(p: argparse.ArgumentParser, what: str = "") -> None:
     p.add_argument("--model", default=str(modelfile.DEFAULT_MODEL), metavar="FILE",
                    help=f"model file{what} (default: the shipped rule)")

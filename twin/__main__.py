@@ -13,6 +13,7 @@
              (generated/'s manifest), in the background, on port 4001
 """
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def factor(run) -> str:
 def cmd_grid(args) -> int:
     from rule.pictures import grid_growth
     rule = modelfile.load(args.model)
-    width, height = cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
+    width, height = cli.grid_of(args.grid, rule)
     lines, run = build.run_grid(rule, width, height, args.emulated_seconds,
                                 grow_script(width, height, (width // 2, height // 2)), seed=args.seed)
     out = Path(args.out)
@@ -54,13 +55,12 @@ def cmd_grid(args) -> int:
 def staleness_runs(rule, width, height, seconds, seed=0):
     """{condition: staleness} for the grid growing `rule`: clean, 10% dead boards, 1% corruption."""
     rng = np.random.default_rng(seed)
-    centre, gateway = (width // 2, height // 2), (width // 2, height // 2)
-    cells = [(x, y) for y in range(height) for x in range(width) if (x, y) not in (centre, gateway)]
+    gateway = (width // 2, height // 2)   # also where the seed goes: it stays alive
+    cells = [(x, y) for y in range(height) for x in range(width) if (x, y) != gateway]
     dead = [cells[i] for i in rng.choice(len(cells), round(0.1 * width * height), replace=False)]
     conditions = {"clean": [], "10% dead boards": [(1, f"kill {x} {y}") for x, y in dead],
                   "1% of link bytes corrupted": [(1, "corrupt 10000")]}
     out = {}
-    import tempfile
     with tempfile.TemporaryDirectory() as d:
         for name, faults in conditions.items():
             trace = Path(d) / "updates.bin"
@@ -72,7 +72,7 @@ def staleness_runs(rule, width, height, seconds, seed=0):
 
 def cmd_staleness(args) -> int:
     rule = modelfile.load(args.model)
-    width, height = cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
+    width, height = cli.grid_of(args.grid, rule)
     print(f"{width}x{height} twin growing {rule.name} for {args.emulated_seconds:g} s: a neighbour's state when a cell "
           "fires is that neighbour's latest (0), one before (1), or older (2+), in its own updates")
     print(f"  {'':28s} {'slot':10s} {'0':>6s} {'1':>6s} {'2+':>6s}  updates x slots")
@@ -84,9 +84,8 @@ def cmd_staleness(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    import tempfile
     rule = modelfile.load(args.model)
-    width, height = cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
+    width, height = cli.grid_of(args.grid, rule)
     s = args.emulated_seconds
     faults = [(int(s * 300), f"kill {width // 3} {height // 2}"), (int(s * 400), "erase 0 0 {} {}".format(width - 1, height // 2)),
               (int(s * 500), f"reset {width // 2} {height // 2 + 1}"), (int(s * 600), f"{width // 2} {height // 4} P")]
@@ -137,7 +136,7 @@ def cmd_bench(args) -> int:
 def cmd_serve(args) -> int:
     from avrsim.serve import serve_program
     rule = modelfile.load(args.model)
-    width, height = cli.parse_grid(args.grid) if args.grid else modelfile.grid_size(rule)
+    width, height = cli.grid_of(args.grid, rule)
     if not (0 <= args.gateway[0] < width and 0 <= args.gateway[1] < height):
         raise cli.UsageError(f"--gateway: {args.gateway[0]} {args.gateway[1]} is outside the {width}x{height} grid")
     cmd = [str(build.program(rule)), str(width), str(height), "0", "--live", "--seed", str(args.seed),

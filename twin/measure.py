@@ -40,7 +40,6 @@ def staleness(records: np.ndarray) -> dict:
 
 def firing_interval_ms(records: np.ndarray) -> float:
     """Mean time between a board's successive rule updates."""
-    gaps = []
     order = np.lexsort((records["ms"], records["y"], records["x"]))
     xs, ys, ms = records["x"][order], records["y"][order], records["ms"][order].astype(np.int64)
     same = (xs[1:] == xs[:-1]) & (ys[1:] == ys[:-1])
