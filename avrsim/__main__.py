@@ -7,6 +7,7 @@
   upload  flash the served grid (pio run -e emugrid -t upload runs this), starting it if needed
   stop    stop the served grid
   trace   a debug build's grid run; every rule update replayed through the PyTorch integer model
+  sizes   where the flash goes: each firmware source on its own, and the image's largest symbols
 """
 import sys
 from pathlib import Path
@@ -83,6 +84,21 @@ def cmd_stop(args) -> int:
     return serve.stop(args.port)
 
 
+def cmd_sizes(args) -> int:
+    from avrsim.sizes import module_sizes, symbol_sizes
+    print("flash per source, compiled on its own (firmware flags less -flto):")
+    for src, n in module_sizes():
+        print(f"  {src:40s} {n:6d} bytes")
+    elf = Path(args.elf)
+    if not elf.is_file():
+        print(f"(no {elf}: run pio run for the linked image's symbols)")
+        return 0
+    print(f"largest symbols of {elf} (after -flto inlining):")
+    for name, n, _ in symbol_sizes(elf)[:args.top]:
+        print(f"  {name:40s} {n:6d} bytes")
+    return 0
+
+
 def cmd_trace(args) -> int:
     """A debug build (-DCELL_TRACE) grows on the emulated grid; every rule update the boards made
     is replayed through the PyTorch integer model."""
@@ -143,6 +159,9 @@ def main(argv=None):
     cli.add_grid(u, "the model's grid, if this starts the grid")
     st = sub.add_parser("stop", help="stop the emulated grid")
     st.add_argument("--port", type=int, default=4000)
+    sz = sub.add_parser("sizes", help="where the flash goes: per source and per symbol")
+    cli.add_elf(sz, ".pio/build/nano/program.elf", "the linked image (pio run)")
+    sz.add_argument("--top", type=int, default=25, help="symbols to list")
     t = sub.add_parser("trace", help="replay every rule update of a debug build's grid run through PyTorch")
     cli.add_elf(t, ".pio/build/emugrid_debug/program.elf")
     cli.add_model(t)
@@ -150,7 +169,7 @@ def main(argv=None):
     cli.add_emulated_seconds(t, 3.0)
     args = cli.resolve(ap.parse_args(argv))
     try:
-        return {"cycles": cmd_cycles, "run": cmd_run, "grid": cmd_grid, "serve": cmd_serve, "upload": cmd_upload,
+        return {"cycles": cmd_cycles, "run": cmd_run, "grid": cmd_grid, "serve": cmd_serve, "upload": cmd_upload, "sizes": cmd_sizes,
                 "stop": cmd_stop, "trace": cmd_trace}[args.cmd](args)
     except (build.ToolError, modelfile.ModelFileError, cli.UsageError) as e:
         print(f"error: {e}", file=sys.stderr)

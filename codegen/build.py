@@ -21,6 +21,9 @@ TEMPLATED = ("nca_config.h", "nca_weights.c")
 COPIED = ("nca_weights.h", "nca_rule.h", "nca_common.c", "nca_rule.c", "nca_schedule.h")
 FILES = TEMPLATED + COPIED
 W2_CHUNK = 4  # hidden units per layer-2 chunk: the AVR kernel keeps 4 of them in registers
+# The rule's working memory for one update, the same for every rule (hidden units are streamed):
+# own state, 8 neighbours, int8 perception, int32 output accumulators
+RULE_RAM = spec.CHANNELS + 8 * spec.CHANNELS + spec.PERCEPTION + 4 * spec.CHANNELS
 
 
 def version() -> str:
@@ -32,12 +35,17 @@ def version() -> str:
 
 @dataclass
 class Report:
-    weight_bytes: int      # flash for weights and biases
+    hidden: int            # hidden units
+    storage: str           # "palette" (4-bit indices) or "int8"
+    weight_bytes: int      # flash for weights, palettes and biases
     ram_bytes: int         # the rule's working memory for one update
     macs: int              # multiply-adds per update
 
     def lines(self):
-        return [f"weights:  {self.weight_bytes:6d} bytes of flash (int8 weights, int16 biases)",
+        kind = ("4-bit indices into a 16-value palette per layer" if self.storage == "palette"
+                else "int8 weights")
+        return [f"rule:     {self.hidden:6d} hidden units, {kind}, int16 biases",
+                f"weights:  {self.weight_bytes:6d} bytes of flash",
                 f"RAM:      {self.ram_bytes:6d} bytes per update (own state, 8 neighbours, perception, "
                 f"output accumulators)",
                 f"compute:  {self.macs:6d} multiply-adds per update"]
@@ -45,9 +53,9 @@ class Report:
 
 def report(rule: CellRule) -> Report:
     C, P, H = spec.CHANNELS, spec.PERCEPTION, rule.hidden
-    weight_bytes = rule.w1.nbytes + rule.b1.nbytes + w2_chunks(rule.w2).nbytes + rule.b2.nbytes
-    ram = C + 8 * C + P + 4 * C  # self, neighbours, int8 perception, int32 accumulators
-    return Report(weight_bytes, ram, P * H + H * C)
+    st = storage(rule)
+    weight_bytes = sum(a.nbytes for a in st.values()) + rule.b1.nbytes + rule.b2.nbytes
+    return Report(H, "palette" if "palette" in st else "int8", weight_bytes, RULE_RAM, P * H + H * C)
 
 
 def w2_chunks(w2: np.ndarray) -> np.ndarray:
@@ -57,6 +65,31 @@ def w2_chunks(w2: np.ndarray) -> np.ndarray:
     padded = np.zeros((C, q * W2_CHUNK), w2.dtype)
     padded[:, :H] = w2
     return padded.reshape(C, q, W2_CHUNK).transpose(1, 0, 2)
+
+
+def palette_of(w: np.ndarray) -> np.ndarray:
+    """A layer's palette: its distinct values ascending, padded to 16 with the last one."""
+    values = np.unique(w)
+    return np.concatenate([values, np.full(spec.PALETTE_MAX - len(values), values[-1])]).astype(np.int8)
+
+
+def pack_nibbles(indices: np.ndarray) -> np.ndarray:
+    """Pairs along the last axis -> bytes: the even position in the low nibble."""
+    return (indices[..., 0::2] | (indices[..., 1::2] << 4)).astype(np.uint8)
+
+
+def storage(rule: CellRule) -> dict:
+    """The arrays nca_weights.c holds (docs/cell-rule.md, "Weight storage"): when each layer
+    has at most 16 distinct values, nca_palette [2, 16] and 4-bit indices nca_w1 [H, 24] and
+    nca_w2q [chunks, 16, 2]; otherwise int8 nca_w1 [H, 48] and nca_w2q [chunks, 16, 4]."""
+    w2q = w2_chunks(rule.w2)
+    if max(len(np.unique(rule.w1)), len(np.unique(rule.w2))) > spec.PALETTE_MAX:
+        return {"w1": rule.w1, "w2q": w2q}
+    p1, p2 = palette_of(rule.w1), palette_of(rule.w2)
+    i1 = np.searchsorted(p1[:len(np.unique(rule.w1))], rule.w1)
+    i2 = np.searchsorted(p2[:len(np.unique(rule.w2))], rule.w2)
+    i2q = w2_chunks(i2)  # the padding past H gets index 0: its hidden unit is always 0
+    return {"palette": np.stack([p1, p2]), "w1": pack_nibbles(i1), "w2q": pack_nibbles(i2q)}
 
 
 def _emit(value):
@@ -75,14 +108,16 @@ def render(rule: CellRule, source_name: str) -> dict:
     """All generated files as {name: text}; nothing touches the disk here. `rule` is validated
     (modelfile.load or validate): names and sizes are in range."""
     grid_width, grid_height = modelfile.grid_size(rule)
+    st = storage(rule)
     ctx = dict(codegen_version=version(), source_name=plain(source_name, 60), name=rule.name,
                content_hash=rule.content_hash(),
                c=modelfile.RULE_CONSTANTS, perception=spec.PERCEPTION, hidden=rule.hidden,
                hidden_max=spec.HIDDEN_MAX, shift1=rule.shift1, shift2=rule.shift2,
                grid_width=grid_width, grid_height=grid_height, fire_bits=spec.FIRE_BITS,
                hash_mul1=spec.HASH_MUL1, hash_mul2=spec.HASH_MUL2,
-               w1=rule.w1.tolist(), b1=rule.b1.tolist(), w2q=w2_chunks(rule.w2).tolist(), b2=rule.b2.tolist(),
-               w2_chunk=W2_CHUNK, w2_chunks=-(-rule.hidden // W2_CHUNK))
+               palette=st["palette"].tolist() if "palette" in st else None,
+               w1=st["w1"].tolist(), b1=rule.b1.tolist(), w2q=st["w2q"].tolist(), b2=rule.b2.tolist(),
+               palette_size=spec.PALETTE_MAX, w2_chunk=W2_CHUNK, w2_chunks=-(-rule.hidden // W2_CHUNK))
     files = {name: ENV.get_template(name + ".j2").render(**ctx) for name in TEMPLATED}
     banner = ENV.get_template("banner.j2").render(**ctx)
     files.update({name: banner + (RUNTIME / name).read_text() for name in COPIED})

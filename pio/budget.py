@@ -19,33 +19,42 @@ def sections(elf: str) -> dict:
 
 def measure(elf: str) -> dict:
     from avrsim.build import run_firmware
-    from codegen.build import report
-    from rule import modelfile
 
     s = sections(elf)
     flash = s.get(".text", 0) + s.get(".data", 0)
     static = s.get(".data", 0) + s.get(".bss", 0)
     _, stack = run_firmware(Path(elf), 16_000_000, "P")  # 1 s with a planted seed: the rule runs
-    rule_ram = report(modelfile.load()).ram_bytes  # the same for every rule: hidden units are streamed
-    return {"flash": flash, "static_ram": static, "stack_peak": stack, "ram": static + stack, "rule_ram": rule_ram}
+    return {"flash": flash, "static_ram": static, "stack_peak": stack, "ram": static + stack}
 
 
-def built_rule() -> str:
-    """Which rule generated/ held for this build (codegen's manifest)."""
+def built_rule():
+    """(which rule generated/ held for this build, codegen's report of it or None)."""
     from codegen import outdir
+    from codegen.build import report
+    from rule import modelfile
     man, problem = outdir.read_manifest(REPO / "generated")
     if man is None:
-        return f"unknown ({problem})"
-    return f"{man['model']['name']} (sha256 {man['model']['rule_hash'][:16]})"
+        return f"unknown ({problem})", None
+    name = f"{man['model']['name']} (sha256 {man['model']['rule_hash'][:16]})"
+    try:
+        rule = modelfile.load(outdir.model_path(REPO / "generated", man))
+    except (OSError, ValueError):
+        return name, None
+    return name, report(rule) if rule.content_hash() == man["model"]["rule_hash"] else None
 
 
 def main(elf: str) -> int:
+    from codegen.build import RULE_RAM
     m = measure(elf)
+    name, rep = built_rule()
     rows = [("flash (.text + .data)", m["flash"], FLASH_MAX),
             (f"RAM: static {m['static_ram']} + measured peak stack {m['stack_peak']}", m["ram"], RAM_MAX),
-            ("rule working memory (state, 8 neighbours, activations)", m["rule_ram"], RULE_RAM_MAX)]
+            ("rule working memory (state, 8 neighbours, activations)", RULE_RAM, RULE_RAM_MAX)]
     ok = True
-    print(f"cell budget of rule {built_rule()}:")
+    print(f"cell budget of rule {name}:")
+    if rep is not None:
+        print(f"  {rep.hidden} hidden units, {rep.macs} multiply-adds per update, weights stored as "
+              f"{'4-bit palette indices' if rep.storage == 'palette' else 'int8'} ({rep.weight_bytes} bytes)")
     for name, used, limit in rows:
         ok &= used <= limit
         print(f"  {name:58s} {used:6d} / {limit:6d} bytes  {'ok' if used <= limit else 'OVER BUDGET'}")

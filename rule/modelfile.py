@@ -142,6 +142,13 @@ def validate(rule: CellRule, path="<model>") -> CellRule:
     if "name" in rule.meta:
         problem = name_problem(rule.meta["name"])
         _check(path, "meta.name", problem is None, problem)
+    if "palette" in rule.meta:  # what the rule was trained for: at most this many values per layer
+        n = rule.meta["palette"]
+        _check(path, "meta.palette", isinstance(n, int) and not isinstance(n, bool)
+               and (n == 0 or 2 <= n <= spec.PALETTE_MAX), f"expected 0 or 2..{spec.PALETTE_MAX}, got {n!r:.60}")
+        for name in ("w1", "w2") if n else ():
+            got = len(np.unique(getattr(rule, name)))
+            _check(path, name, got <= n, f"expected at most {n} distinct values (meta.palette), got {got}")
     if "grid" in rule.meta:
         g = rule.meta["grid"]
         ok = (isinstance(g, list) and len(g) == 2

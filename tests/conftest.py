@@ -31,6 +31,25 @@ def extreme_rule(seed: int, hidden: int = 16) -> CellRule:
         w1_exp=spec.EXP_MIN, w2_exp=spec.EXP_MIN, meta={"name": f"extreme-{seed}"})
 
 
+def palette_rule(seed: int, hidden: int = 20, palette: bool = True) -> CellRule:
+    """Weights stored as 4-bit palette indices: each layer has exactly 16 distinct values,
+    -127 and 127 among them, and uses every index; random biases and shifts."""
+    rng = np.random.default_rng(seed)
+
+    def layer(shape):
+        values = np.concatenate([[-127, 127], rng.choice(np.arange(-126, 127), 14, replace=False)])
+        w = rng.choice(values, size=shape)
+        w.flat[rng.permutation(w.size)[:16]] = values  # every value, so every index, at least once
+        return w.astype(np.int8)
+
+    return CellRule(
+        w1=layer((hidden, spec.PERCEPTION)), w2=layer((spec.CHANNELS, hidden)),
+        b1=rng.integers(spec.BIAS_MIN, spec.BIAS_MAX + 1, size=hidden).astype(np.int16),
+        b2=rng.integers(spec.BIAS_MIN, spec.BIAS_MAX + 1, size=spec.CHANNELS).astype(np.int16),
+        w1_exp=int(rng.integers(spec.EXP_MIN, 9)), w2_exp=int(rng.integers(spec.EXP_MIN, 12)),
+        meta={"name": f"palette-{seed}", "palette": spec.PALETTE_MAX})
+
+
 def random_states(seed: int, batch: int, height: int, width: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randint(-128, 128, (batch, height, width, spec.CHANNELS), generator=g, dtype=torch.int8)

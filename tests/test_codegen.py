@@ -44,15 +44,24 @@ def test_constants_come_from_the_model_file(generated, shipped_rule):
 
 
 def test_weights_are_the_model_integers(generated, shipped_rule):
+    """Read back from the C text, decoding whichever storage codegen chose (docs/cell-rule.md)."""
     text = (generated / "nca_weights.c").read_text()
     arrays = {}
-    for name in ("nca_w1", "nca_b1", "nca_w2q", "nca_b2"):
-        body = re.search(name + r"\[[^=]*= \{(.*?)\};", text, re.S)[1]
-        arrays[name] = np.array([int(v) for v in re.findall(r"-?\d+", body)])
-    assert (arrays["nca_w1"] == shipped_rule.w1.ravel()).all()
+    for name in ("nca_palette", "nca_w1", "nca_b1", "nca_w2q", "nca_b2"):
+        body = re.search(name + r"\[[^=]*= \{(.*?)\};", text, re.S)
+        if body:
+            arrays[name] = np.array([int(v) for v in re.findall(r"-?\d+", body[1])])
+    H = shipped_rule.hidden
+    w1, w2q = arrays["nca_w1"], arrays["nca_w2q"]
+    if "nca_palette" in arrays:   # two 4-bit indices a byte, the even position low
+        assert shipped_rule.meta.get("palette") == 16
+        p1, p2 = arrays["nca_palette"].reshape(2, 16)
+        w1 = p1[np.stack([w1 & 15, w1 >> 4], -1).ravel()]
+        w2q = p2[np.stack([w2q & 15, w2q >> 4], -1).ravel()]
+    assert (w1 == shipped_rule.w1.ravel()).all()
     assert (arrays["nca_b1"] == shipped_rule.b1).all()
-    H = shipped_rule.hidden  # nca_w2q[q][c][k] = W2[c][4q + k]
-    assert (arrays["nca_w2q"] == shipped_rule.w2.reshape(16, H // 4, 4).transpose(1, 0, 2).ravel()).all()
+    # nca_w2q[q][c][k] = W2[c][4q + k]
+    assert (w2q == shipped_rule.w2.reshape(16, H // 4, 4).transpose(1, 0, 2).ravel()).all()
     assert (arrays["nca_b2"] == shipped_rule.b2).all()
     assert "NCA_STORAGE" in text and "float" not in text and "double" not in text
 

@@ -26,6 +26,27 @@ def test_offline_build_runs_codegen_and_prints_the_budget(built, shipped_rule):
     budget = dict(re.findall(r"^\s+(flash|RAM|rule working memory)\b.*?(\d+) /\s+(?:\d+) bytes  ok$", out, re.M))
     assert set(budget) == {"flash", "RAM", "rule working memory"}, out[-2000:]
     assert int(budget["flash"]) <= 10240 and int(budget["RAM"]) <= 1536 and int(budget["rule working memory"]) <= 256
+    storage = "4-bit palette indices" if shipped_rule.meta.get("palette") else "int8"
+    assert (f"  {shipped_rule.hidden} hidden units, {48 * shipped_rule.hidden + 16 * shipped_rule.hidden} "
+            f"multiply-adds per update, weights stored as {storage}") in out
+
+
+def test_a_rule_beyond_the_budget_fails_the_build(built):
+    """A rule whose weights do not fit (here: int8 storage, 128 units) stops `pio run`, saying why."""
+    project, _ = built
+    big = random_rule(9, hidden=128)
+    assert big.meta.get("palette") is None
+    mine = modelfile.save(big, project / "models" / "big.npz")
+    try:
+        subprocess.run([sys.executable, "-m", "codegen", "build", "--model", "models/big.npz"], cwd=project,
+                       check=True, capture_output=True)
+        r = pio(project, "run", "-e", "nano", check=False)
+        assert r.returncode != 0
+        assert re.search(r"flash \(\.text \+ \.data\)\s+1\d{4} /  10240 bytes  OVER BUDGET", r.stdout), r.stdout[-2000:]
+        assert "128 hidden units, 8192 multiply-adds per update, weights stored as int8" in r.stdout
+    finally:
+        mine.unlink()
+        subprocess.run([sys.executable, "-m", "codegen", "build"], cwd=project, check=True, capture_output=True)
 
 
 def hello_hash(elf) -> str:
@@ -172,3 +193,16 @@ def test_emulated_grid_faults(built):
     assert last.state[spec.ALPHA] > spec.ALIVE_THRESHOLD             # and came alive again
     for k in [(1, 1), (1, 2), (0, 1)]:
         assert by_board[k][-1][0] > 3500                             # the others went on
+
+
+def test_flash_per_source_adds_up(built, shipped_rule):
+    """python -m avrsim sizes: every firmware source has its share; the weights' object file is
+    exactly what codegen reports for the rule's weights, palettes and biases."""
+    from avrsim.sizes import SOURCES, module_sizes, symbol_sizes
+    from codegen.build import report
+    project, _ = built
+    sizes = dict(module_sizes(project))
+    assert list(sizes) == SOURCES and all(n > 0 for n in sizes.values())
+    assert sizes["generated/nca_weights.c"] == report(shipped_rule).weight_bytes
+    symbols = {name: n for name, n, _ in symbol_sizes(project / ".pio" / "build" / "nano" / "program.elf")}
+    assert symbols["nca_w1"] == shipped_rule.w1.nbytes // (2 if shipped_rule.meta.get("palette") else 1)

@@ -8,14 +8,15 @@ import torch
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from conftest import extreme_rule, random_rule
+from conftest import extreme_rule, palette_rule, random_rule
 from hostsim import clib, grids
 from hostsim.__main__ import main as hostsim_main
 from reference import ScalarRule
 from rule import intmodel, schedule, spec
 
 RULES = {"random": lambda: random_rule(1), "random-large": lambda: random_rule(2, scale=4.0),
-         "extreme": lambda: extreme_rule(3), "extreme-wide": lambda: extreme_rule(4, hidden=200)}
+         "extreme": lambda: extreme_rule(3), "extreme-wide": lambda: extreme_rule(4, hidden=200),
+         "palette": lambda: palette_rule(5), "palette-odd": lambda: palette_rule(6, hidden=37)}
 
 
 @pytest.fixture(scope="module")

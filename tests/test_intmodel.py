@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import extreme_rule, random_rule, random_states
+from conftest import extreme_rule, palette_rule, random_rule, random_states
 from reference import ScalarRule
 from rule import intmodel, schedule, spec
 from rule.modelfile import CellRule
@@ -88,7 +88,7 @@ def test_sobel_reads_zero_outside_the_grid_and_saturates():
 
 @pytest.mark.parametrize("shape", [(5, 7), (1, 6), (4, 1), (1, 1)])
 @pytest.mark.parametrize("make", [lambda: random_rule(3), lambda: random_rule(4, scale=4.0),
-                                  lambda: extreme_rule(5)])
+                                  lambda: extreme_rule(5), lambda: palette_rule(6)])
 def test_integer_model_equals_scalar_reference(shape, make):
     rule = make()
     H, W = shape

@@ -77,6 +77,9 @@ BAD = {  # case -> (changes as a function of the good file, field named, words i
     "constants": (lambda g: {"meta": meta_bytes(g, rule=dict(modelfile.RULE_CONSTANTS, alive_threshold=5))},
                   "meta.rule.alive_threshold", "expected 6"),
     "bad json": (lambda g: {"meta": np.frombuffer(b"{not json", np.uint8)}, "meta", "JSON"),
+    "palette kept": (lambda g: {"meta": meta_bytes(g, palette=16)}, "w1", "at most 16 distinct values"),
+    "palette size": (lambda g: {"meta": meta_bytes(g, palette=17)}, "meta.palette", "0 or 2..16"),
+    "palette type": (lambda g: {"meta": meta_bytes(g, palette=True)}, "meta.palette", "0 or 2..16"),
 }
 
 

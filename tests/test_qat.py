@@ -29,7 +29,7 @@ def assert_qat_equals_int(rule, states, seeds, steps):
 
 @pytest.mark.parametrize("shape", [(9, 9), (6, 11), (1, 8), (7, 1)])
 def test_qat_equals_integer_model_random_rules(shape):
-    for rule in (random_rule(1), random_rule(2, scale=3.0)):
+    for rule in (random_rule(1), random_rule(2, scale=3.0), NCA.random(24, 4, 2.0, palette=16).export()):
         # from_rule keeps the float weights, whose QAT quantization must give back the file's ints
         states = random_states(5, 3, *shape)
         assert_qat_equals_int(rule, states, torch.tensor([0, 1, 99]), 40)

@@ -23,6 +23,8 @@ def test_training_writes_a_valid_model_and_lowers_the_loss(tmp_path):
     back = modelfile.load(tmp_path / "run" / "model.npz")
     assert back.content_hash() == rule.content_hash() and back.target.shape == (12, 12, 4)
     assert back.meta["trained_iterations"] == 50
+    assert back.meta["palette"] == cfg.palette == 16      # the default: 4-bit weights on the cell
+    assert len(np.unique(back.w1)) <= 16 and len(np.unique(back.w2)) <= 16
     hist = Trainer(cfg)
     assert hist.load_checkpoint() and len(hist.history) == 50
     assert np.mean(hist.history[-10:]) < np.mean(hist.history[:5])
@@ -90,7 +92,7 @@ def test_dead_cells_stay_empty_and_the_seed_lives(tmp_path, monkeypatch):
     monkeypatch.setattr(t, "living_cells", lambda: masks.append(original()) or masks[-1])
     seen = []
     step = t.model.step
-    monkeypatch.setattr(t.model, "step", lambda x, fire, q: seen.append(x) or step(x, fire, q))
+    monkeypatch.setattr(t.model, "step", lambda x, fire, *q: seen.append(x) or step(x, fire, *q))
     t.train_step()
     living, g = masks[0], cfg.grid_size
     assert living.shape == (cfg.batch, 1, g, g) and living[:, 0, g // 2, g // 2].all()

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import sys
 
-from rule import cli, modelfile
+from rule import cli, modelfile, spec
 from rule.modelfile import ModelFileError
 from trainer.config import TrainConfig, tiny
 from trainer.train import TrainError
@@ -62,7 +62,8 @@ def cmd_eval(args):
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{path}: {rule.name}, hidden {rule.hidden}, {rule.w1.size + rule.w2.size} int8 weights")
+        shared = f", at most {rule.meta['palette']} values per layer" if rule.meta.get("palette") else ""
+        print(f"{path}: {rule.name}, hidden {rule.hidden}, {rule.w1.size + rule.w2.size} int8 weights{shared}")
         print_eval(result, BARS, passes)
     return 0 if all(passes(result).values()) or args.json else 1
 
@@ -71,7 +72,9 @@ def cmd_init(args):
     from trainer.nca import NCA
     if not 1 <= args.hidden <= 1024:
         raise UsageError(f"--hidden: expected 1..1024, got {args.hidden}")
-    rule = NCA.random(args.hidden, args.seed, args.scale).export(meta={"name": f"random-{args.seed}", "init_seed": args.seed, "scale": args.scale})
+    if not (args.palette == 0 or 2 <= args.palette <= spec.PALETTE_MAX):
+        raise UsageError(f"--palette: expected 0 or 2..{spec.PALETTE_MAX}, got {args.palette}")
+    rule = NCA.random(args.hidden, args.seed, args.scale, args.palette).export(meta={"name": f"random-{args.seed}", "init_seed": args.seed, "scale": args.scale})
     modelfile.save(rule, args.out)
     print(f"untrained random rule (seed {args.seed}, hidden {args.hidden}) written to {args.out}")
 
@@ -90,6 +93,7 @@ def main(argv=None):
     t.add_argument("--grid", metavar="WxH", help="training grid, square (default: the recipe's)")
     cli.alias(t, "--grid-size", "grid_size", type=int)
     t.add_argument("--hidden", type=int)
+    t.add_argument("--palette", type=int, help="distinct weight values per layer: 16 stores 4-bit weights, 0 any int8")
     t.add_argument("--float-iters", type=int, dest="float_iters")
     t.add_argument("--qat-iters", type=int, dest="qat_iters")
     t.add_argument("--seed", type=int)
@@ -118,6 +122,7 @@ def main(argv=None):
     i.add_argument("--seed", type=int, required=True)
     i.add_argument("--hidden", type=int, default=TrainConfig.hidden, help="hidden units (default: the recipe's)")
     i.add_argument("--scale", type=float, default=1.0, help="weight scale (large values drive saturation)")
+    i.add_argument("--palette", type=int, default=TrainConfig.palette, help="distinct weight values per layer (0: any)")
     b = sub.add_parser("bench", help="training it/s and cell updates/s, float vs integer, CPU (and CUDA)")
     b.add_argument("--seconds", type=float, default=3.0, help="wall-clock time per measurement")
     args = cli.resolve(ap.parse_args(argv))

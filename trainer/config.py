@@ -9,7 +9,8 @@ class TrainConfig:
     target: str = "🦎"          # an emoji (or U+XXXX) or a path to an RGBA image
     pattern_size: int = 16      # the picture is fitted into pattern_size^2 cells...
     grid_size: int = 24         # ...centred on a grid_size^2 grid of boards
-    hidden: int = 64            # hidden units: 48*64 + 64*16 = 4,096 int8 weights (10 KB flash with the gateway code)
+    hidden: int = 128           # hidden units: 48*128 + 128*16 = 8,192 multiply-adds per update (the article's size)
+    palette: int = 16           # distinct int8 values per layer (0: any): 4-bit weights, what fits 10 KB of flash
     batch: int = 8
     pool_size: int = 1024
     rollout_min: int = 32       # steps per rollout, uniform in [min, max)
@@ -24,6 +25,7 @@ class TrainConfig:
     lr_drop_at: int = 2000
     lr_late: float = 2e-4
     qat_lr: float = 2e-4
+    qat_lr_end: float = 2e-5    # QAT's rate falls from qat_lr to this along a half cosine
     seed: int = 0
     checkpoint_every: int = 100
     out_dir: str = "runs/lizard"
@@ -38,6 +40,7 @@ class TrainConfig:
         from rule.modelfile import name_problem
         checks = [
             ("hidden", 1 <= self.hidden <= 1024, "1..1024"),
+            ("palette", self.palette == 0 or 2 <= self.palette <= spec.PALETTE_MAX, f"0 (any int8) or 2..{spec.PALETTE_MAX}"),
             ("pattern_size", 1 <= self.pattern_size <= spec.GRID_MAX, f"1..{spec.GRID_MAX}"),
             ("grid_size", self.pattern_size <= self.grid_size <= spec.GRID_MAX,
              f"pattern_size ({self.pattern_size})..{spec.GRID_MAX}"),
@@ -51,6 +54,7 @@ class TrainConfig:
             ("float_iters", self.float_iters >= 0, "at least 0"),
             ("qat_iters", self.qat_iters >= 0 and self.total_iters >= 1, "at least 0, with float_iters + qat_iters >= 1"),
             ("lr", self.lr > 0, "> 0"), ("lr_late", self.lr_late > 0, "> 0"), ("qat_lr", self.qat_lr > 0, "> 0"),
+            ("qat_lr_end", 0 < self.qat_lr_end <= self.qat_lr, f"in (0, qat_lr ({self.qat_lr})]"),
             ("lr_drop_at", self.lr_drop_at >= 0, "at least 0"),
             ("checkpoint_every", self.checkpoint_every >= 1, "at least 1"),
             ("seed", 0 <= self.seed < 2 ** 63, "0..2^63 - 1"),

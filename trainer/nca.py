@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from rule import spec
 from rule.modelfile import CellRule
+from trainer.palette import palettize
 
 
 def exact_float32():
@@ -40,7 +41,12 @@ def weight_exponent(w: torch.Tensor) -> int:
     return int(min(spec.EXP_MAX, max(spec.EXP_MIN, math.floor(math.log2(spec.WEIGHT_MAX / m)))))
 
 
-def quantize_weight(w, e):
+def quantize_weight(w, e, palette: int = 0):
+    """int8 values of w * 2^e (a float tensor of integers); with `palette`, at most that many
+    distinct values (trainer/palette.py)."""
+    if palette:
+        ints = palettize(w.detach().to("cpu", torch.float64).numpy() * 2.0 ** e, palette)
+        return torch.from_numpy(ints).to(w.device, w.dtype)
     return torch.clamp(torch.round(w * 2.0 ** e), -spec.WEIGHT_MAX, spec.WEIGHT_MAX)
 
 
@@ -61,8 +67,9 @@ def neighbour_max(a: torch.Tensor) -> torch.Tensor:
 
 
 class NCA(torch.nn.Module):
-    def __init__(self, hidden: int, seed: int | None = None):
+    def __init__(self, hidden: int, seed: int | None = None, palette: int = 0):
         super().__init__()
+        self.palette = palette  # 0: any int8 weights; n: at most n distinct values per layer
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         bound = 1.0 / math.sqrt(spec.PERCEPTION)
         self.w1 = torch.nn.Parameter((torch.rand(hidden, spec.PERCEPTION, generator=g) * 2 - 1) * bound)
@@ -73,8 +80,21 @@ class NCA(torch.nn.Module):
     def exponents(self):
         return weight_exponent(self.w1), weight_exponent(self.w2)
 
-    def step(self, S, fire, quantize: bool):
-        """One step: cells where `fire` [B, H, W] is true apply the rule; the others keep state."""
+    def qat_weights(self):
+        """(w1, b1, w2, b2, k1, k2) of the integer rule, with straight-through gradients. A
+        rollout computes them once (the palette's k-means runs on the CPU) and passes them to
+        every step."""
+        e1, e2 = self.exponents()
+        f1, f2 = spec.STATE_FRAC_BITS + e1, spec.HIDDEN_FRAC_BITS + e2
+        return (ste(quantize_weight(self.w1, e1, self.palette), self.w1 * 2.0 ** e1),
+                ste(quantize_bias(self.b1, f1), self.b1 * 2.0 ** f1),
+                ste(quantize_weight(self.w2, e2, self.palette), self.w2 * 2.0 ** e2),
+                ste(quantize_bias(self.b2, f2), self.b2 * 2.0 ** f2),
+                spec.layer1_shift(e1), spec.layer2_shift(e2))
+
+    def step(self, S, fire, quantize: bool, weights=None):
+        """One step: cells where `fire` [B, H, W] is true apply the rule; the others keep state.
+        `weights`: qat_weights(), computed once per rollout (QAT only)."""
         dev = S.device
         alpha = S[:, spec.ALPHA:spec.ALPHA + 1].detach()
         nb = neighbour_max(alpha)
@@ -84,13 +104,8 @@ class NCA(torch.nn.Module):
         raw = F.conv2d(S, PERCEPTION_KERNELS.to(dev), padding=1, groups=spec.CHANNELS)
         p = (raw / PERCEPTION_DIVISOR.to(dev).view(1, -1, 1, 1)).permute(0, 2, 3, 1)  # [B,H,W,48]
         if quantize:
-            e1, e2 = self.exponents()
-            k1, k2 = spec.layer1_shift(e1), spec.layer2_shift(e2)
+            w1, b1, w2, b2, k1, k2 = weights if weights is not None else self.qat_weights()
             p = ste(torch.clamp(torch.floor(p + 0.5), -128, 127), p)
-            w1 = ste(quantize_weight(self.w1, e1), self.w1 * 2.0 ** e1)
-            b1 = ste(quantize_bias(self.b1, spec.STATE_FRAC_BITS + e1), self.b1 * 2.0 ** (spec.STATE_FRAC_BITS + e1))
-            w2 = ste(quantize_weight(self.w2, e2), self.w2 * 2.0 ** e2)
-            b2 = ste(quantize_bias(self.b2, spec.HIDDEN_FRAC_BITS + e2), self.b2 * 2.0 ** (spec.HIDDEN_FRAC_BITS + e2))
             a1 = (p @ w1.T + b1) / 2.0 ** k1
             h = ste(torch.clamp(torch.floor(a1 + 0.5), 0, spec.HIDDEN_MAX), torch.clamp(a1, 0, spec.HIDDEN_MAX))
             a2 = (h @ w2.T + b2) / 2.0 ** k2
@@ -111,20 +126,23 @@ class NCA(torch.nn.Module):
         """The integer rule this module's QAT forward computes (same rounding functions)."""
         e1, e2 = self.exponents()
         with torch.no_grad():
-            ints = [quantize_weight(self.w1, e1), quantize_bias(self.b1, spec.STATE_FRAC_BITS + e1),
-                    quantize_weight(self.w2, e2), quantize_bias(self.b2, spec.HIDDEN_FRAC_BITS + e2)]
+            ints = [quantize_weight(self.w1, e1, self.palette), quantize_bias(self.b1, spec.STATE_FRAC_BITS + e1),
+                    quantize_weight(self.w2, e2, self.palette), quantize_bias(self.b2, spec.HIDDEN_FRAC_BITS + e2)]
         dtypes = [np.int8, np.int16, np.int8, np.int16]
         w1, b1, w2, b2 = [t.cpu().numpy().astype(dt) for t, dt in zip(ints, dtypes)]
         floats = {f"float_{n}": getattr(self, n).detach().cpu().numpy().astype(np.float32)
                   for n in ("w1", "b1", "w2", "b2")}
-        return CellRule(w1=w1, b1=b1, w2=w2, b2=b2, w1_exp=e1, w2_exp=e2, meta=dict(meta or {}),
+        meta = dict(meta or {})
+        if self.palette:
+            meta["palette"] = self.palette
+        return CellRule(w1=w1, b1=b1, w2=w2, b2=b2, w1_exp=e1, w2_exp=e2, meta=meta,
                         float_params=floats, target=target)
 
     @classmethod
-    def random(cls, hidden: int, seed: int, scale: float = 1.0) -> "NCA":
+    def random(cls, hidden: int, seed: int, scale: float = 1.0, palette: int = 0) -> "NCA":
         """An untrained rule that does something (the article's do-nothing start would not): random
         second layer and biases; `scale` multiplies every weight (large values drive saturation)."""
-        m = cls(hidden, seed=seed)
+        m = cls(hidden, seed=seed, palette=palette)
         g = torch.Generator().manual_seed(seed + 1)
         with torch.no_grad():
             m.w1.mul_(scale)
@@ -136,7 +154,7 @@ class NCA(torch.nn.Module):
     @classmethod
     def from_rule(cls, rule: CellRule) -> "NCA":
         """The float rule stored in a model file (falls back to the dequantized integer rule)."""
-        m = cls(hidden=rule.hidden)
+        m = cls(hidden=rule.hidden, palette=rule.meta.get("palette", 0))
         with torch.no_grad():
             if rule.float_params is not None:
                 for n in ("w1", "b1", "w2", "b2"):

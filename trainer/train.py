@@ -6,6 +6,7 @@ run resume where it stopped.
 """
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 
@@ -59,8 +60,9 @@ def living_cells(shares: torch.Tensor, height: int, width: int, gen: torch.Gener
 
 
 def learning_rate(cfg: TrainConfig, it: int) -> float:
-    if it >= cfg.float_iters:
-        return cfg.qat_lr
+    if it >= cfg.float_iters:  # annealed: the pool's noisy gradients average out at the end
+        done = (it - cfg.float_iters) / max(1, cfg.qat_iters)
+        return cfg.qat_lr_end + (cfg.qat_lr - cfg.qat_lr_end) * 0.5 * (1 + math.cos(math.pi * done))
     return cfg.lr_late if it >= cfg.lr_drop_at else cfg.lr
 
 
@@ -75,13 +77,14 @@ class Trainer:
         self.target_np = load_target(cfg.target, cfg.pattern_size, cfg.grid_size)
         self.target = torch.from_numpy(self.target_np).permute(2, 0, 1).to(self.device)
         self.gen = torch.Generator().manual_seed(cfg.seed)
-        self.model = NCA(cfg.hidden, seed=cfg.seed)
+        self.model = NCA(cfg.hidden, seed=cfg.seed, palette=cfg.palette)
         if cfg.init_from:
             start = modelfile.load(cfg.init_from)
             if start.hidden != cfg.hidden:
                 raise modelfile.ModelFileError(cfg.init_from, "w1", f"{start.hidden} hidden units, the run asks for "
                                                f"{cfg.hidden}")
             self.model = NCA.from_rule(start)
+            self.model.palette = cfg.palette
         self.model = self.model.to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.seed = seed_units(cfg.grid_size, self.device)
@@ -128,8 +131,8 @@ class Trainer:
             schema = self.checkpoint_schema()
             meta = json.loads(npzfile.read(self.checkpoint_path, schema, only=("meta",))["meta"].tobytes().decode())
             saved = meta["config"]
-            for key in ("target", "pattern_size", "grid_size", "hidden", "pool_size", "float_iters"):
-                if saved.get(key) != getattr(self.cfg, key):
+            for key in ("target", "pattern_size", "grid_size", "hidden", "palette", "pool_size", "float_iters"):
+                if saved.get(key, 0 if key == "palette" else None) != getattr(self.cfg, key):
                     raise TrainError(f"{self.checkpoint_path} was made with {key}={saved.get(key)!r:.60}, "
                                      f"this run asks for {getattr(self.cfg, key)!r}; use another --out-dir, "
                                      "or --restart to set the checkpoint aside and start over")
@@ -182,11 +185,12 @@ class Trainer:
         living = self.living_cells() if cfg.dead_share else None
         steps = int(torch.randint(cfg.rollout_min, cfg.rollout_max, (), generator=self.gen))
         seeds = torch.randint(0, 2 ** 31, (cfg.batch,), generator=self.gen).to(self.device)
+        weights = self.model.qat_weights() if quantize else None
         for t in range(steps):
             fire = schedule.fire_mask(seeds, t, cfg.grid_size, cfg.grid_size, self.threshold)
             if living is not None:
                 x = x * living
-            x = self.model.step(x, fire, quantize)
+            x = self.model.step(x, fire, quantize, weights)
         if living is not None:
             x = x * living
         loss = per_sample_loss(x, self.target).mean()

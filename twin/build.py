@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from avrsim.build import firmware_flags, run_scripted
-from codegen.build import render
+from codegen.build import render, storage
 from hostsim.clib import WARNINGS, compile_c
 from rule import spec
 from rule.files import REPO
@@ -10,13 +10,16 @@ from rule.files import REPO
 HERE = Path(__file__).resolve().parent
 CORE = REPO / "firmware" / "core"
 WIRING = REPO / "firmware" / "avr" / "wiring.h"
-# The AVR kernel's cost of a live update: 66,980 cycles for the shipped rule's 4,096 multiply-adds
-# (python -m avrsim cycles, docs/firmware.md); other rules cost in proportion.
-AVR_CYCLES_PER_MAC = 66980 / 4096
+# The AVR kernel's cost of a live update, per multiply-add, by weight storage (python -m avrsim
+# cycles, growth states' mean, docs/firmware.md): int8 66,980 cycles for a 64-unit rule's 4,096
+# multiply-adds; 4-bit palette indices 154,487 for the shipped 128-unit rule's 8,192. Other
+# rules cost in proportion.
+AVR_CYCLES_PER_MAC = {"int8": 66980 / 4096, "palette": 154487 / 8192}
 
 
 def fire_cycles(rule) -> int:
-    return round(AVR_CYCLES_PER_MAC * (spec.PERCEPTION * rule.hidden + rule.hidden * spec.CHANNELS))
+    per_mac = AVR_CYCLES_PER_MAC["palette" if "palette" in storage(rule) else "int8"]
+    return round(per_mac * (spec.PERCEPTION * rule.hidden + rule.hidden * spec.CHANNELS))
 
 
 def program(rule, source_name="model") -> Path:

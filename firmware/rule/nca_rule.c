@@ -25,14 +25,14 @@ void nca_fire(const int8_t self[NCA_CHANNELS], const int8_t nbr[NCA_NEIGHBOURS][
         int32_t a = NCA_READ_I16(&nca_b1[j]);
         int16_t h;
         for (i = 0; i < NCA_PERCEPTION; i++) {
-            a += (int16_t)NCA_READ_I8(&nca_w1[j][i]) * (int16_t)p[i];
+            a += (int16_t)nca_weight(nca_w1[j], i, 0) * (int16_t)p[i];
         }
         h = nca_hidden(a);
         if (h == 0) {
             continue;
         }
         for (c = 0; c < NCA_CHANNELS; c++) {
-            acc[c] += (int16_t)NCA_READ_I8(&nca_w2q[j / NCA_W2_CHUNK][c][j % NCA_W2_CHUNK]) * h;
+            acc[c] += (int16_t)nca_weight(nca_w2q[j / NCA_W2_CHUNK][c], j % NCA_W2_CHUNK, 1) * h;
         }
     }
     for (c = 0; c < NCA_CHANNELS; c++) {

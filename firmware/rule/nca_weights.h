@@ -1,4 +1,7 @@
-/* The rule's weights, kept in flash on AVR (NCA_STORAGE) and read through NCA_READ_*. */
+/* The rule's weights, kept in flash on AVR (NCA_STORAGE) and read through NCA_READ_*.
+ * Two storages (docs/cell-rule.md, "Weight storage"), chosen by codegen: NCA_PALETTE 1 keeps
+ * 4-bit indices into a 16-value palette per layer, two per byte (the even position in the low
+ * nibble); NCA_PALETTE 0 keeps one int8 per weight. nca_weight1/2 read either as int8. */
 #ifndef NCA_WEIGHTS_H
 #define NCA_WEIGHTS_H
 
@@ -8,19 +11,45 @@
 #if defined(__AVR__)
 #include <avr/pgmspace.h>
 #define NCA_STORAGE PROGMEM
+#define NCA_READ_U8(p) ((uint8_t)pgm_read_byte(p))
 #define NCA_READ_I8(p) ((int8_t)pgm_read_byte(p))
 #define NCA_READ_I16(p) ((int16_t)pgm_read_word(p))
 #else
 #define NCA_STORAGE
+#define NCA_READ_U8(p) (*(p))
 #define NCA_READ_I8(p) (*(p))
 #define NCA_READ_I16(p) (*(p))
 #endif
 
-extern const int8_t nca_w1[NCA_HIDDEN][NCA_PERCEPTION] NCA_STORAGE;
+#if NCA_PALETTE
+typedef uint8_t nca_w_t;
+#define NCA_W1_BYTES (NCA_PERCEPTION / 2)
+#define NCA_W2_BYTES (NCA_W2_CHUNK / 2)
+extern const int8_t nca_palette[2][NCA_PALETTE_SIZE] NCA_STORAGE;
+#else
+typedef int8_t nca_w_t;
+#define NCA_W1_BYTES NCA_PERCEPTION
+#define NCA_W2_BYTES NCA_W2_CHUNK
+#endif
+
+extern const nca_w_t nca_w1[NCA_HIDDEN][NCA_W1_BYTES] NCA_STORAGE;
 extern const int16_t nca_b1[NCA_HIDDEN] NCA_STORAGE;
-/* layer 2 in chunks of NCA_W2_CHUNK hidden units: nca_w2q[q][c][k] = W2[c][q * NCA_W2_CHUNK + k]
- * (zero for the padding past NCA_HIDDEN), so a chunk's weights for one output are adjacent */
-extern const int8_t nca_w2q[NCA_W2_CHUNKS][NCA_CHANNELS][NCA_W2_CHUNK] NCA_STORAGE;
+/* layer 2 in chunks of NCA_W2_CHUNK hidden units: chunk q, output c, position k holds
+ * W2[c][q * NCA_W2_CHUNK + k] (zero, or index 0, for the padding past NCA_HIDDEN), so a
+ * chunk's weights for one output are adjacent */
+extern const nca_w_t nca_w2q[NCA_W2_CHUNKS][NCA_CHANNELS][NCA_W2_BYTES] NCA_STORAGE;
 extern const int16_t nca_b2[NCA_CHANNELS] NCA_STORAGE;
+
+/* Weight k of a row stored at `row` (palette `layer` when NCA_PALETTE), as int8 */
+static inline int8_t nca_weight(const nca_w_t *row, uint8_t k, uint8_t layer)
+{
+#if NCA_PALETTE
+    uint8_t b = NCA_READ_U8(&row[k >> 1]);
+    return NCA_READ_I8(&nca_palette[layer][(k & 1 ? b >> 4 : b) & 0x0F]);
+#else
+    (void)layer;
+    return NCA_READ_I8(&row[k]);
+#endif
+}
 
 #endif

@@ -7,6 +7,127 @@
 
     .text
 
+#if NCA_PALETTE
+/* Palette storage: each flash byte holds two 4-bit indices (the even weight in the low nibble)
+ * into nca_avr_palette, the layers' palettes copied to RAM, 16-byte aligned so that an index
+ * is or-ed into the low address byte (X). */
+
+/* int32_t nca_avr_dot(const int8_t *p, const uint8_t *w_flash, const int16_t *b_flash)
+ * The two products of an index byte are summed in 16 bits (|sum| <= 2 * 127 * 128 < 2^15), then
+ * added into the 24-bit accumulator: 33 cycles a byte. */
+    .global nca_avr_dot
+    .type nca_avr_dot, @function
+nca_avr_dot:
+    push r17
+    push r28
+    push r29
+    movw r28, r24           ; Y = p (RAM)
+    movw r30, r20           ; Z = b (flash)
+    lpm r24, Z+             ; bias, low byte
+    lpm r25, Z              ; bias, high byte
+    movw r30, r22           ; Z = indices (flash)
+    mov r22, r24            ; accumulator r24:r23:r22 = sign-extended bias
+    mov r23, r25
+    mov r24, r25
+    lsl r24
+    sbc r24, r24
+    clr r25                 ; a zero (r1 is overwritten by MULS)
+    ldi r27, hi8(nca_avr_palette)
+    ldi r17, NCA_PERCEPTION / 2
+1:                          ; not unrolled: flash is scarcer than cycles
+    lpm r20, Z+             ; two indices
+    mov r26, r20
+    andi r26, 0x0F
+    ori r26, lo8(nca_avr_palette)
+    ld r18, X               ; the even weight
+    ld r21, Y+
+    muls r18, r21
+    movw r18, r0            ; r19:r18 = the even product
+    swap r20
+    mov r26, r20
+    andi r26, 0x0F
+    ori r26, lo8(nca_avr_palette)
+    ld r20, X               ; the odd weight
+    ld r21, Y+
+    muls r20, r21
+    add r18, r0
+    adc r19, r1
+    add r22, r18
+    adc r23, r19
+    adc r24, r25
+    sbrc r19, 7             ; a negative pair sum: its sign extension adds 0xFF to the top byte
+    dec r24
+    dec r17
+    brne 1b
+    clr r1
+    sbrc r24, 7             ; sign-extend to 32 bits (r25 is 0)
+    com r25
+    pop r29
+    pop r28
+    pop r17
+    ret
+    .size nca_avr_dot, .-nca_avr_dot
+
+/* void nca_avr_chunk(uint8_t acc[3 * NCA_CHANNELS], const uint8_t h[4], const uint8_t *w_flash)
+ * acc[c] += sum over k < 4 of W2[c][k] * h[k]: two index bytes per output. */
+    .macro CHUNK_PRODUCT h
+    mov r26, r20
+    andi r26, 0x0F
+    ori r26, lo8(nca_avr_palette + NCA_PALETTE_SIZE)
+    ld r21, X
+    mulsu r21, \h           ; r1:r0 = w (signed) * h (unsigned)
+    add r22, r0
+    adc r23, r1
+    adc r24, r25
+    sbrc r1, 7
+    dec r24
+    .endm
+    .global nca_avr_chunk
+    .type nca_avr_chunk, @function
+nca_avr_chunk:
+    push r15
+    push r16
+    push r17
+    push r28
+    push r29
+    movw r26, r22           ; X = h: the chunk's 4 hidden units live in r16..r19
+    ld r16, X+
+    ld r17, X+
+    ld r18, X+
+    ld r19, X+
+    movw r30, r20           ; Z = indices (flash)
+    movw r28, r24           ; Y = acc
+    ldi r27, hi8(nca_avr_palette + NCA_PALETTE_SIZE)
+    clr r25                 ; a zero
+    ldi r20, NCA_CHANNELS
+    mov r15, r20
+2:
+    ld r22, Y
+    ldd r23, Y+1
+    ldd r24, Y+2
+    lpm r20, Z+
+    CHUNK_PRODUCT r16
+    swap r20
+    CHUNK_PRODUCT r17
+    lpm r20, Z+
+    CHUNK_PRODUCT r18
+    swap r20
+    CHUNK_PRODUCT r19
+    st Y+, r22
+    st Y+, r23
+    st Y+, r24
+    dec r15
+    brne 2b
+    clr r1
+    pop r29
+    pop r28
+    pop r17
+    pop r16
+    pop r15
+    ret
+    .size nca_avr_chunk, .-nca_avr_chunk
+
+#else
 /* int32_t nca_avr_dot(const int8_t *p, const int8_t *w_flash, const int16_t *b_flash)
  * b + sum of NCA_PERCEPTION products p[i] * w[i]: 12 cycles each (LPM 3, LD 2, MULS 2, add 5). */
     .global nca_avr_dot
@@ -84,6 +205,8 @@ nca_avr_chunk:
     pop r16
     ret
     .size nca_avr_chunk, .-nca_avr_chunk
+
+#endif
 
 /* void nca_avr_acc_init(uint8_t acc[3 * NCA_CHANNELS], const int16_t *b_flash)
  * acc[c] = sign-extended b[c] (24-bit LE). */
