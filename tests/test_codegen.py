@@ -78,8 +78,10 @@ def test_cli_report(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     rule = modelfile.load()
-    H = rule.hidden
-    assert f"{H * 48 + H * 2 + 16 * H + 32} bytes" in r.stdout
+    H, Q = rule.hidden, -(-rule.hidden // 4)
+    # 4-bit indices (24 bytes a layer-1 row, 2 a layer-2 chunk row), 2 palettes of 16, int16 biases
+    assert rule.meta["palette"] == 16 and f"{H * 24 + Q * 16 * 2 + 32 + H * 2 + 32} bytes" in r.stdout
+    assert f"{H} hidden units, 4-bit indices into a 16-value palette per layer" in r.stdout
     assert f"{48 * H + 16 * H} multiply-adds" in r.stdout and "256 bytes" in r.stdout
 
 

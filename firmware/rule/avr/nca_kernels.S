@@ -7,6 +7,20 @@
 
     .text
 
+/* Both nca_avr_dot's start: accumulator r24:r23:r22 = the sign-extended bias read from b_flash
+ * (r21:r20), then Z = w_flash (r23:r22). */
+    .macro DOT_START
+    movw r30, r20
+    lpm r24, Z+
+    lpm r25, Z
+    movw r30, r22
+    mov r22, r24
+    mov r23, r25
+    mov r24, r25
+    lsl r24
+    sbc r24, r24
+    .endm
+
 #if NCA_PALETTE
 /* Palette storage: each flash byte holds two 4-bit indices (the even weight in the low nibble)
  * into nca_avr_palette, the layers' palettes copied to RAM, 16-byte aligned so that an index
@@ -22,15 +36,7 @@ nca_avr_dot:
     push r28
     push r29
     movw r28, r24           ; Y = p (RAM)
-    movw r30, r20           ; Z = b (flash)
-    lpm r24, Z+             ; bias, low byte
-    lpm r25, Z              ; bias, high byte
-    movw r30, r22           ; Z = indices (flash)
-    mov r22, r24            ; accumulator r24:r23:r22 = sign-extended bias
-    mov r23, r25
-    mov r24, r25
-    lsl r24
-    sbc r24, r24
+    DOT_START               ; Z = indices (flash)
     clr r25                 ; a zero (r1 is overwritten by MULS)
     ldi r27, hi8(nca_avr_palette)
     ldi r17, NCA_PERCEPTION / 2
@@ -134,15 +140,7 @@ nca_avr_chunk:
     .type nca_avr_dot, @function
 nca_avr_dot:
     movw r26, r24           ; X = p (RAM)
-    movw r30, r20           ; Z = b (flash)
-    lpm r24, Z+             ; bias, low byte
-    lpm r25, Z              ; bias, high byte
-    movw r30, r22           ; Z = w (flash)
-    mov r22, r24            ; accumulator r24:r23:r22 = sign-extended bias
-    mov r23, r25
-    mov r24, r25
-    lsl r24
-    sbc r24, r24
+    DOT_START
     clr r19                 ; a zero (r1 is overwritten by MULS)
     ldi r18, NCA_PERCEPTION / 6
 1:
