@@ -21,6 +21,16 @@
     sbc r24, r24
     .endm
 
+/* Both nca_avr_chunk's start: the 4 hidden units h (r23:r22) into r16..r19, Z = w_flash (r21:r20). */
+    .macro CHUNK_START
+    movw r26, r22
+    ld r16, X+
+    ld r17, X+
+    ld r18, X+
+    ld r19, X+
+    movw r30, r20
+    .endm
+
 #if NCA_PALETTE
 /* Palette storage: each flash byte holds two 4-bit indices (the even weight in the low nibble)
  * into nca_avr_palette, the layers' palettes copied to RAM, 16-byte aligned so that an index
@@ -96,12 +106,7 @@ nca_avr_chunk:
     push r17
     push r28
     push r29
-    movw r26, r22           ; X = h: the chunk's 4 hidden units live in r16..r19
-    ld r16, X+
-    ld r17, X+
-    ld r18, X+
-    ld r19, X+
-    movw r30, r20           ; Z = indices (flash)
+    CHUNK_START             ; the chunk's 4 hidden units in r16..r19, Z = w_flash
     movw r28, r24           ; Y = acc
     ldi r27, hi8(nca_avr_palette + NCA_PALETTE_SIZE)
     clr r25                 ; a zero
@@ -170,12 +175,7 @@ nca_avr_dot:
 nca_avr_chunk:
     push r16
     push r17
-    movw r26, r22           ; X = h: the chunk's 4 hidden units live in r16..r19
-    ld r16, X+
-    ld r17, X+
-    ld r18, X+
-    ld r19, X+
-    movw r30, r20           ; Z = w (flash)
+    CHUNK_START             ; the chunk's 4 hidden units in r16..r19, Z = w_flash
     movw r26, r24           ; X = acc
     clr r21                 ; a zero
     ldi r25, NCA_CHANNELS
