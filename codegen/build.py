@@ -67,12 +67,6 @@ def w2_chunks(w2: np.ndarray) -> np.ndarray:
     return padded.reshape(C, q, W2_CHUNK).transpose(1, 0, 2)
 
 
-def palette_of(w: np.ndarray) -> np.ndarray:
-    """A layer's palette: its distinct values ascending, padded to 16 with the last one."""
-    values = np.unique(w)
-    return np.concatenate([values, np.full(spec.PALETTE_MAX - len(values), values[-1])]).astype(np.int8)
-
-
 def pack_nibbles(indices: np.ndarray) -> np.ndarray:
     """Pairs along the last axis -> bytes: the even position in the low nibble."""
     return (indices[..., 0::2] | (indices[..., 1::2] << 4)).astype(np.uint8)
@@ -80,16 +74,16 @@ def pack_nibbles(indices: np.ndarray) -> np.ndarray:
 
 def storage(rule: CellRule) -> dict:
     """The arrays nca_weights.c holds (docs/cell-rule.md, "Weight storage"): when each layer
-    has at most 16 distinct values, nca_palette [2, 16] and 4-bit indices nca_w1 [H, 24] and
-    nca_w2q [chunks, 16, 2]; otherwise int8 nca_w1 [H, 48] and nca_w2q [chunks, 16, 4]."""
-    w2q = w2_chunks(rule.w2)
-    if max(len(np.unique(rule.w1)), len(np.unique(rule.w2))) > spec.PALETTE_MAX:
-        return {"w1": rule.w1, "w2q": w2q}
-    p1, p2 = palette_of(rule.w1), palette_of(rule.w2)
-    i1 = np.searchsorted(p1[:len(np.unique(rule.w1))], rule.w1)
-    i2 = np.searchsorted(p2[:len(np.unique(rule.w2))], rule.w2)
-    i2q = w2_chunks(i2)  # the padding past H gets index 0: its hidden unit is always 0
-    return {"palette": np.stack([p1, p2]), "w1": pack_nibbles(i1), "w2q": pack_nibbles(i2q)}
+    has at most 16 distinct values, nca_palette [2, 16] (each layer's values ascending, padded
+    with the last) and 4-bit indices nca_w1 [H, 24] and nca_w2q [chunks, 16, 2]; otherwise
+    int8 nca_w1 [H, 48] and nca_w2q [chunks, 16, 4]."""
+    values = [np.unique(rule.w1), np.unique(rule.w2)]
+    if max(len(v) for v in values) > spec.PALETTE_MAX:
+        return {"w1": rule.w1, "w2q": w2_chunks(rule.w2)}
+    palette = np.stack([np.pad(v, (0, spec.PALETTE_MAX - len(v)), mode="edge") for v in values])
+    i1, i2 = np.searchsorted(values[0], rule.w1), np.searchsorted(values[1], rule.w2)
+    # the padding past H gets index 0: its hidden unit is always 0
+    return {"palette": palette.astype(np.int8), "w1": pack_nibbles(i1), "w2q": pack_nibbles(w2_chunks(i2))}
 
 
 def _emit(value):
