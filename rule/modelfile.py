@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rule import spec
+from rule import conditions, spec
 from rule.files import REPO
 from rule.npzfile import NpzError, atomic_savez, read
 
@@ -149,6 +149,11 @@ def validate(rule: CellRule, path="<model>") -> CellRule:
         for name in ("w1", "w2") if n else ():
             got = len(np.unique(getattr(rule, name)))
             _check(path, name, got <= n, f"expected at most {n} distinct values (meta.palette), got {got}")
+    if "grid_conditions" in rule.meta:   # the grid conditions it was trained for
+        try:
+            conditions.check(rule.meta["grid_conditions"], path)
+        except conditions.ConditionsError as e:
+            raise ModelFileError(path, f"meta.grid_conditions.{e.field}", e.problem) from None
     if "grid" in rule.meta:
         g = rule.meta["grid"]
         ok = (isinstance(g, list) and len(g) == 2

@@ -8,10 +8,10 @@ import pytest
 
 from rule import cli, files, spec
 
-TOOLS = {"trainer": ["train", "eval", "init", "bench"], "codegen": ["build", "prepare"],
+TOOLS = {"trainer": ["train", "eval", "init", "bench", "bench-recipe"], "codegen": ["build", "prepare"],
          "hostsim": ["run", "check", "bench", "fuzz"],
          "avrsim": ["cycles", "run", "grid", "serve", "upload", "stop", "trace"],
-         "twin": ["grid", "staleness", "replay", "bench", "serve", "upload"], "monitor": [None]}
+         "twin": ["grid", "staleness", "replay", "acceptance", "bench", "serve", "upload"], "monitor": [None]}
 
 
 def help_text(tool, sub):

@@ -25,6 +25,7 @@ from monitor.grid_state import GridState
 from rule import boardlines, spec
 from twin import build as twin
 from twin import measure
+from twin.measure import boards_own
 
 BACKENDS = ["twin"] + (["simavr"] if os.environ.get("NCA_SIMAVR_GRID") else [])
 
@@ -48,15 +49,6 @@ def monitor_views(lines, size, times_ms) -> list:
         if (x, y) == GATEWAY:
             g.feed_line(line, now=ms / 1000)
     return views
-
-
-def boards_own(lines, size, until_ms) -> np.ndarray:
-    """int8 RGBA [H, W, 4]: each board's state from its own last S line before until_ms."""
-    state = np.zeros((size[1], size[0], 4), np.int8)
-    for ms, x, y, s in boardlines.statuses(lines):
-        if ms <= until_ms:
-            state[y, x] = s.state[:4]
-    return state
 
 
 def to_gateway(ms, text):

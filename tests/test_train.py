@@ -111,3 +111,26 @@ def test_fine_tuning_starts_from_a_model(tmp_path):
     r = subprocess.run([sys.executable, "-m", "trainer", "train", "--tiny", "--init-from", str(tmp_path / "no.npz"),
                         "--out-dir", str(tmp_path / "r")], capture_output=True, text=True)
     assert r.returncode == 2 and "no.npz" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bench_recipe_trains_evaluates_and_tables_each_picture(tmp_path):
+    """The bench's plumbing on the tiny config: each picture trained by the train command in its
+    own folder, evaluated plain and on a grid, one row each; a second call resumes, not retrains."""
+    cmd = [sys.executable, "-m", "trainer", "bench-recipe", "--tiny", "--emoji", "fish", "smiley", "--runs", "1",
+           "--out-dir", str(tmp_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    rows = (tmp_path / "results.md").read_text().splitlines()
+    assert len(rows) == 4 and rows[2].startswith("| 🐠 fish |") and rows[3].startswith("| 😀 smiley |")
+    import json
+    results = json.loads((tmp_path / "results.json").read_text())
+    for res in results:
+        rule = modelfile.load(tmp_path / res["name"] / "model.npz")
+        assert rule.meta["target"] == res["target"] and rule.meta["config"]["hidden"] == 32   # tiny, target changed
+        assert set(res["plain"]) >= {"growth_loss", "persist_loss", "regen_loss", "dead_boards_loss"}
+        assert {"dead_boards_loss", "corrupt_loss"} <= set(res["grid"])
+    first = (tmp_path / "fish" / "checkpoint.npz").stat().st_mtime_ns
+    r = subprocess.run(cmd[:6] + ["fish"] + cmd[8:], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and (tmp_path / "fish" / "checkpoint.npz").stat().st_mtime_ns == first
+    bad = subprocess.run(cmd[:6] + ["unicorn"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--emoji: unknown 'unicorn'" in bad.stderr

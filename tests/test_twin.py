@@ -3,6 +3,7 @@ rule update it made replays through the PyTorch integer model), deterministic, a
 (passes only at ticks where something can happen) changes nothing. Its faithfulness to the
 simavr grid is tested in test_grid.py, beside the emulated boards."""
 import numpy as np
+import pytest
 
 from avrsim.build import read_trace
 from avrsim.cases import replay
@@ -71,7 +72,29 @@ def test_staleness_counts_ages_in_the_neighbours_own_updates():
     got = measure.staleness(rec)
     assert got["orthogonal"]["count"] == 2 and got["diagonal"]["count"] == 0
     # (1, 0)'s west neighbour (0, 0) is never alive: its updates are not counted
-    assert got["orthogonal"]["share"] == [0.5, 0.5, 0.0]
+    assert got["orthogonal"]["share"] == [0.5, 0.5, 0.0, 0.0]
+
+
+def test_staleness_counts_empty_slots_and_leaves_out_relays_of_dead_boards():
+    rec = np.zeros(5, read_trace.__globals__["TRACE_RECORD"])
+    alive = np.full(16, 20, np.int8)
+    rec["x"], rec["y"], rec["ms"] = [1, 0, 0, 1, 0], [0, 0, 0, 1, 1], [10, 15, 30, 40, 50]
+    rec["output"][0] = rec["output"][3] = alive      # (1, 0) and (1, 1) alive
+    rec["inputs"][1, 1 + 4] = alive                  # (0, 0) holds (1, 0): latest
+    rec["inputs"][3, 1 + 1] = alive                  # (1, 1) holds its north (1, 0): latest
+    # at 30 (0, 0) holds zeros for (1, 0) (a timeout) and for its diagonal (1, 1): (1, 0) relays it
+    got = measure.staleness(rec[:4])
+    assert got["orthogonal"]["share"] == pytest.approx([2 / 3, 0, 0, 1 / 3]) and got["orthogonal"]["count"] == 3
+    assert got["diagonal"]["count"] == 0             # (1, 1) had not updated before 30
+    rec["ms"][3] = 20
+    got = measure.staleness(rec[:4])
+    assert got["diagonal"]["share"] == [0.0, 0.0, 0.0, 1.0] and got["diagonal"]["count"] == 1
+    # (0, 1) at 50: its NE (1, 0) is relayed by (1, 1), which updated: counted; without (1, 1)'s
+    # records (dead from the start) it is not
+    rec["inputs"][4, 1 + 2] = alive
+    assert measure.staleness(rec)["diagonal"]["count"] == 2
+    keep = np.array([0, 1, 2, 4])
+    assert measure.staleness(rec[keep])["diagonal"]["count"] == 0
 
 
 def test_serve_shows_the_twin_in_the_monitor(tmp_path):
@@ -119,3 +142,24 @@ def test_a_rule_without_a_target_grows_on_the_twin(tmp_path):
     out = tmp_path / "g.gif"
     assert main(["grid", "--model", str(path), "--grid", "5x4", "--emulated-seconds", "3", "--out", str(out)]) == 0
     assert out.is_file() and out.with_suffix(".png").is_file()
+
+
+def test_acceptance_puts_the_grid_beside_the_integer_model(shipped_rule):
+    """python -m twin acceptance: the boards' own losses (clean, 10% dead, 1% corrupted, regrown)
+    beside the integer model at the matching step, fresh and with the grid's late neighbours."""
+    import json
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "twin", "acceptance", "--runs", "2", "--json"], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert len(out) == 4 and all(80 <= row["step"] <= 240 for row in out.values())   # 11 s and 27 s at ~228 ms
+    empty = float((shipped_rule.target ** 2).mean())
+    for row in out.values():
+        assert 0 < row["twin"] < 0.25 * empty and 0 < row["integer_model"]     # grown: far below the empty grid
+    # the shipped rule on a clean grid is what the integer model is at the same step
+    assert 0.5 < out["grown, 11 s"]["twin"] / out["grown, 11 s"]["integer_model"] < 2
+    # with dead boards the model with the grid's lost relays and late states predicts the twin
+    dead = out["10% dead, 11 s (living)"]
+    assert 0.5 < dead["twin"] / dead["as_late"] < 2

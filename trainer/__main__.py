@@ -4,6 +4,7 @@
   eval    the quality bars of a model file (growth, persistence, regeneration, dead boards)
   init    write an untrained random rule (for tests and benchmarks)
   bench   training and integer-model speed, float vs integer, CPU (and CUDA)
+  bench-recipe  the default recipe on six of the article's emoji: a table of bars and training times
 """
 import argparse
 import dataclasses
@@ -11,6 +12,7 @@ import json
 import sys
 
 from rule import cli, modelfile, spec
+from rule.conditions import ConditionsError
 from rule.modelfile import ModelFileError
 from trainer.config import TrainConfig, tiny
 from trainer.train import TrainError
@@ -45,11 +47,27 @@ def print_eval(result, bars, passes):
     from trainer.evaluate import DEAD_SHARE
     ok = passes(result)
     for key, bar in bars.items():
-        print(f"{key:18s} {result[key]:10.3e}   bar <= {bar:.0e}   {'pass' if ok[key] else 'FAIL'}")
-    print(f"{'float_growth_loss':18s} {result['float_growth_loss']:10.3e}   "
-          f"({result['runs']} schedule seeds, fire rate {result['fire_rate']})")
-    print(f"{'dead_boards_loss':18s} {result['dead_boards_loss']:10.3e}   (growth with {DEAD_SHARE:.0%} of the "
-          "boards dead, on the living ones)")
+        if key in result:
+            print(f"{key:18s} {result[key]:10.3e}   bar <= {bar:.0e}   {'pass' if ok[key] else 'FAIL'}")
+    notes = {"float_growth_loss": f"({result['runs']} schedule seeds, fire rate {result['fire_rate']})",
+             "dead_boards_loss": f"(growth with {DEAD_SHARE:.0%} of the boards dead, on the living ones"
+                                 + (", their relays lost)" if "grid_conditions" in result else ")"),
+             "corrupt_loss": "(growth with the neighbour states of a grid with corrupted bytes)"}
+    for key, note in notes.items():
+        if key in result:
+            print(f"{key:18s} {result[key]:10.3e}   {note}")
+
+
+def eval_conditions(args, rule, path):
+    """--grid: the conditions the model was trained for, else the measured default; --grid-conditions FILE."""
+    from rule import conditions
+    if args.grid_conditions:
+        return conditions.load(conditions.resolve(args.grid_conditions)), args.grid_conditions
+    if not args.grid:
+        return None, None
+    if "grid_conditions" in rule.meta:
+        return rule.meta["grid_conditions"], f"{path}'s meta.grid_conditions (what it was trained for)"
+    return conditions.load(conditions.DEFAULT_FILE), f"{conditions.DEFAULT_FILE} (the model records none)"
 
 
 def cmd_eval(args):
@@ -58,12 +76,15 @@ def cmd_eval(args):
         raise UsageError(f"--runs: expected at least 1 schedule seed, got {args.runs}")
     path = args.model
     rule = modelfile.load(path)
-    result = evaluate(rule, runs=args.runs, device=args.device or "cpu", path=path)
+    grid, source = eval_conditions(args, rule, path)
+    result = evaluate(rule, runs=args.runs, device=args.device or "cpu", path=path, grid=grid)
     if args.json:
         print(json.dumps(result))
     else:
         shared = f", at most {rule.meta['palette']} values per layer" if rule.meta.get("palette") else ""
         print(f"{path}: {rule.name}, hidden {rule.hidden}, {rule.w1.size + rule.w2.size} int8 weights{shared}")
+        if grid is not None:
+            print(f"neighbour states as late as on a grid: {source}")
         print_eval(result, BARS, passes)
     return 0 if all(passes(result).values()) or args.json else 1
 
@@ -84,6 +105,11 @@ def cmd_bench(args):
     main(args)
 
 
+def cmd_bench_recipe(args):
+    from trainer.bench_recipe import main
+    return main(args)
+
+
 def main(argv=None):
     ap, sub = cli.tool("python -m trainer", __doc__)
     t = sub.add_parser("train", help="train a rule (default: the shipped lizard recipe)")
@@ -99,6 +125,9 @@ def main(argv=None):
     t.add_argument("--seed", type=int)
     t.add_argument("--dead-share", type=float, dest="dead_share",
                    help="train with up to this share of dead cells per sample (e.g. 0.1)")
+    t.add_argument("--grid-conditions", dest="grid_conditions", metavar="FILE",
+                   help="train with neighbour states as late as on this measured grid (python -m twin staleness "
+                        "--out; default models/grid-conditions.json); '' for fresh neighbour states")
     t.add_argument("--init-from", dest="init_from", help="fine-tune: start from this model's float rule")
     t.add_argument("--lr", type=float)
     t.add_argument("--lr-drop-at", type=int, dest="lr_drop_at")
@@ -117,6 +146,9 @@ def main(argv=None):
     e.add_argument("--json", action="store_true")
     e.add_argument("--runs", type=int, default=16, help="schedule seeds to average over")
     e.add_argument("--device")
+    e.add_argument("--grid", action="store_true", help="with neighbour states as late as on a grid: the conditions "
+                   "the model was trained for (meta.grid_conditions), else the measured default")
+    e.add_argument("--grid-conditions", metavar="FILE", help="with the grid conditions in FILE (as python -m twin staleness writes them)")
     i = sub.add_parser("init", help="write an untrained random rule (for tests)")
     i.add_argument("--out", required=True, metavar="FILE", help="the model file to write")
     i.add_argument("--seed", type=int, required=True)
@@ -125,6 +157,12 @@ def main(argv=None):
     i.add_argument("--palette", type=int, default=TrainConfig.palette, help="distinct weight values per layer (0: any)")
     b = sub.add_parser("bench", help="training it/s and cell updates/s, float vs integer, CPU (and CUDA)")
     b.add_argument("--seconds", type=float, default=3.0, help="wall-clock time per measurement")
+    br = sub.add_parser("bench-recipe", help="train six of the article's emoji with the default recipe: bars and times")
+    br.add_argument("--emoji", nargs="+", metavar="NAME", help="a subset: lizard smiley boom fish butterfly ladybug")
+    br.add_argument("--jobs", type=int, default=2, help="runs at a time (the cores are shared out; default 2)")
+    br.add_argument("--runs", type=int, default=16, help="schedule seeds per evaluation")
+    br.add_argument("--out-dir", default="runs/bench-recipe", metavar="DIR", help="one run folder per picture")
+    br.add_argument("--tiny", action="store_true", help="the tiny config (a smoke test, not the recipe)")
     args = cli.resolve(ap.parse_args(argv))
     if args.cmd == "train" and args.grid:
         try:
@@ -137,8 +175,9 @@ def main(argv=None):
             return 2
         args.grid_size = width
     try:
-        return {"train": cmd_train, "eval": cmd_eval, "init": cmd_init, "bench": cmd_bench}[args.cmd](args) or 0
-    except (ModelFileError, TargetError, TrainError, UsageError) as err:
+        return {"train": cmd_train, "eval": cmd_eval, "init": cmd_init, "bench": cmd_bench,
+                "bench-recipe": cmd_bench_recipe}[args.cmd](args) or 0
+    except (ModelFileError, TargetError, TrainError, UsageError, ConditionsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

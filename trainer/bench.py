@@ -23,9 +23,14 @@ def rate(fn, seconds: float) -> float:
             return n / dt
 
 
-def train_rates(device, seconds):
+def train_rates(device, seconds, grid_conditions):
+    """Iterations/s of the float and the QAT phase, each rollout the recipe's mean length (a
+    random length made short windows noisy)."""
+    base = TrainConfig()
+    mean = (base.rollout_min + base.rollout_max - 1) // 2
     with tempfile.TemporaryDirectory() as d:
-        cfg = dataclasses.replace(TrainConfig(), out_dir=d, float_iters=10 ** 9)
+        cfg = dataclasses.replace(base, out_dir=d, float_iters=10 ** 9, rollout_min=mean, rollout_max=mean + 1,
+                                  grid_conditions=grid_conditions)
         t = Trainer(cfg, device=device)
         floating = rate(t.train_step, seconds)
         t.cfg = dataclasses.replace(cfg, float_iters=0)
@@ -67,8 +72,16 @@ def main(args):
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     print(f"rule: {rule.name}, hidden {rule.hidden}, grid {rule.target.shape[0]}x{rule.target.shape[1]}; "
           f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    cfg = TrainConfig()
     for dev in devices:
-        fl, qat = train_rates(dev, args.seconds)
+        fl, qat = train_rates(dev, args.seconds, "")
+        gfl, gqat = train_rates(dev, args.seconds, cfg.grid_conditions)
         iu, fu = update_rates(rule, dev, args.seconds)
-        print(f"[{dev.type}] training it/s:      float {fl:8.2f}   QAT {qat:8.2f}   QAT/float {qat / fl:5.2f}")
+        print(f"[{dev.type}] training it/s:      float {fl:8.2f}   QAT {qat:8.2f}   QAT/float {qat / fl:5.2f}"
+              "   (fresh neighbour states)")
+        print(f"[{dev.type}] training it/s:      float {gfl:8.2f}   QAT {gqat:8.2f}   grid/fresh {gfl / fl:5.2f} and "
+              f"{gqat / qat:5.2f}   (in the grid conditions: the default)")
+        minutes = (cfg.float_iters / gfl + cfg.qat_iters / gqat) / 60
+        print(f"[{dev.type}] the default recipe ({cfg.float_iters} + {cfg.qat_iters} iterations): {minutes:.1f} min "
+              "of training")
         print(f"[{dev.type}] cell updates/s:     float {fu:8.3g}   int {iu:8.3g}   int/float {iu / fu:5.2f}")

@@ -17,7 +17,8 @@ class TrainConfig:
     rollout_max: int = 64
     damage: int = 3             # lowest-loss samples per batch that get a circle erased
     fire_rate: float = 0.5
-    dead_share: float = 0.1     # each sample has up to this share of dead boards (state held at 0)
+    dead_share: float = 0.1     # each sample has up to this share of dead boards (state held at 0, relays lost)
+    grid_conditions: str = "models/grid-conditions.json"   # late neighbour states as the twin measured them ("": fresh)
     init_from: str = ""         # start from this model file's float rule (fine-tuning) instead of random
     float_iters: int = 2500     # phase 1: the float rule
     qat_iters: int = 1900       # phase 2: quantization-aware fine-tuning of the int8 rule (where the bars are won)

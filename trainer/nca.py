@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rule import spec
+from rule import schedule, spec
 from rule.modelfile import CellRule
 from trainer.palette import palettize
 
@@ -29,6 +29,8 @@ _SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 _IDENTITY = torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
 # depthwise kernels, per channel [identity, Sobel-x, Sobel-y]: output channel 3c+k (interleaved)
 PERCEPTION_KERNELS = torch.stack([_IDENTITY, _SOBEL_X, _SOBEL_X.T]).repeat(spec.CHANNELS, 1, 1)[:, None]
+# the Sobel kernels' weights of the 8 neighbour slots (NW, N, NE, W, E, SW, S, SE)
+SLOT_SOBEL = torch.tensor([[-1.0, 0, 1, -2, 2, -1, 0, 1], [-1.0, -2, -1, 0, 0, 1, 2, 1]])
 # divide Sobel sums by 8 to get back to state units; the identity stays as it is
 PERCEPTION_DIVISOR = torch.tensor([1.0, 2.0 ** spec.SOBEL_SHIFT, 2.0 ** spec.SOBEL_SHIFT]).repeat(spec.CHANNELS)
 
@@ -66,6 +68,20 @@ def neighbour_max(a: torch.Tensor) -> torch.Tensor:
     return torch.cat([windows[:, :4], windows[:, 5:]], 1).amax(1).view(-1, 1, H, W)
 
 
+def perceive(S: torch.Tensor, neighbours=None):
+    """Perception sums [B, 48, H, W] (3c + k: identity, Sobel-x, Sobel-y, not yet divided) and the
+    neighbours' largest alpha [B, 1, H, W]. neighbours: [B, 16, 8, H, W], what each cell's 8 slots
+    hold (trainer/gridenv.py, NEIGHBOUR_ORDER); None: the grid's current states."""
+    alpha = S[:, spec.ALPHA:spec.ALPHA + 1].detach()
+    if neighbours is None:
+        raw = F.conv2d(S, PERCEPTION_KERNELS.to(S.device), padding=1, groups=spec.CHANNELS)
+        return raw, neighbour_max(alpha)
+    B, C, _, H, W = neighbours.shape
+    sobel = (SLOT_SOBEL.to(S.device) @ neighbours.view(B * C, 8, H * W)).view(B, C, 2, H, W)
+    nb = neighbours[:, spec.ALPHA].detach().amax(1, keepdim=True)
+    return torch.cat([S[:, :, None], sobel], 2).flatten(1, 2), nb
+
+
 class NCA(torch.nn.Module):
     def __init__(self, hidden: int, seed: int | None = None, palette: int = 0):
         super().__init__()
@@ -92,16 +108,16 @@ class NCA(torch.nn.Module):
                 ste(quantize_bias(self.b2, f2), self.b2 * 2.0 ** f2),
                 spec.layer1_shift(e1), spec.layer2_shift(e2))
 
-    def step(self, S, fire, quantize: bool, weights=None):
+    def step(self, S, fire, quantize: bool, weights=None, neighbours=None):
         """One step: cells where `fire` [B, H, W] is true apply the rule; the others keep state.
-        `weights`: qat_weights(), computed once per rollout (QAT only)."""
+        `weights`: qat_weights() (or rule_weights()), computed once per rollout (QAT only).
+        `neighbours`: what the cells' slots hold on a grid (gridenv); None: the current states."""
         dev = S.device
         alpha = S[:, spec.ALPHA:spec.ALPHA + 1].detach()
-        nb = neighbour_max(alpha)
+        raw, nb = perceive(S, neighbours)
         threshold = spec.ALIVE_THRESHOLD if quantize else 0.1 * 2 ** spec.STATE_FRAC_BITS
         pre = torch.maximum(alpha, nb) > threshold
 
-        raw = F.conv2d(S, PERCEPTION_KERNELS.to(dev), padding=1, groups=spec.CHANNELS)
         p = (raw / PERCEPTION_DIVISOR.to(dev).view(1, -1, 1, 1)).permute(0, 2, 3, 1)  # [B,H,W,48]
         if quantize:
             w1, b1, w2, b2, k1, k2 = weights if weights is not None else self.qat_weights()
@@ -138,6 +154,13 @@ class NCA(torch.nn.Module):
         return CellRule(w1=w1, b1=b1, w2=w2, b2=b2, w1_exp=e1, w2_exp=e2, meta=meta,
                         float_params=floats, target=target)
 
+    @staticmethod
+    def rule_weights(rule: CellRule, device="cpu"):
+        """A model file's integer rule as the `weights` of a QAT step (exactly the integer model)."""
+        def t(a):
+            return torch.from_numpy(a.astype(np.float32)).to(device)
+        return t(rule.w1), t(rule.b1), t(rule.w2), t(rule.b2), rule.shift1, rule.shift2
+
     @classmethod
     def random(cls, hidden: int, seed: int, scale: float = 1.0, palette: int = 0) -> "NCA":
         """An untrained rule that does something (the article's do-nothing start would not): random
@@ -165,3 +188,20 @@ class NCA(torch.nn.Module):
                 m.w2.copy_(torch.from_numpy(rule.w2.astype(np.float32)) * 2.0 ** -rule.w2_exp)
                 m.b2.copy_(torch.from_numpy(rule.b2.astype(np.float32)) * 2.0 ** -(spec.HIDDEN_FRAC_BITS + rule.w2_exp))
         return m
+
+
+def rollout(model: NCA, S, seeds, start: int, stop: int, threshold: int, quantize: bool, weights=None,
+            grid=None, living=None):
+    """Steps start..stop-1 of the shared schedule from S [B, 16, H, W]. grid: a
+    gridenv.StaleNeighbours (the slots a grid would fill), None for fresh neighbours; living:
+    [B, 1, H, W], 0 where a board is dead (its state held at 0)."""
+    H, W = S.shape[-2:]
+    for t in range(start, stop):
+        fire = schedule.fire_mask(seeds, t, H, W, threshold)
+        if living is not None:
+            S = S * living
+        new = model.step(S, fire, quantize, weights, grid.views(S) if grid is not None else None)
+        if grid is not None:
+            grid.advance(S, fire)
+        S = new
+    return S * living if living is not None else S

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rule import intmodel, modelfile, npzfile, schedule, spec
+from rule import conditions, intmodel, modelfile, npzfile, schedule, spec
 from trainer.config import TrainConfig
-from trainer.nca import NCA
+from trainer.gridenv import StaleNeighbours, slot_shares
+from trainer.nca import NCA, rollout
 from trainer.target import load_target
 
 PARAMS = ("w1", "b1", "w2", "b2")
@@ -92,6 +93,13 @@ class Trainer:
         self.iteration = 0
         self.history: list[float] = []
         self.threshold = schedule.fire_threshold(cfg.fire_rate)
+        self.conditions = None
+        if cfg.grid_conditions:
+            try:
+                self.conditions = conditions.load(conditions.resolve(cfg.grid_conditions))
+            except conditions.ConditionsError as e:
+                raise TrainError(f"grid_conditions: {e}") from None
+            self.slot_shares = torch.stack([slot_shares(c) for c in self.conditions["conditions"].values()])
 
     # --- checkpoints ---------------------------------------------------------------------
     @property
@@ -186,13 +194,8 @@ class Trainer:
         steps = int(torch.randint(cfg.rollout_min, cfg.rollout_max, (), generator=self.gen))
         seeds = torch.randint(0, 2 ** 31, (cfg.batch,), generator=self.gen).to(self.device)
         weights = self.model.qat_weights() if quantize else None
-        for t in range(steps):
-            fire = schedule.fire_mask(seeds, t, cfg.grid_size, cfg.grid_size, self.threshold)
-            if living is not None:
-                x = x * living
-            x = self.model.step(x, fire, quantize, weights)
-        if living is not None:
-            x = x * living
+        grid = self.stale_neighbours(x, living) if self.conditions else None
+        x = rollout(self.model, x, seeds, 0, steps, self.threshold, quantize, weights, grid, living)
         loss = per_sample_loss(x, self.target).mean()
 
         self.opt.zero_grad()
@@ -203,6 +206,11 @@ class Trainer:
         self.pool[idx] = x.detach()
         self.iteration += 1
         return loss.item()
+
+    def stale_neighbours(self, x, living) -> StaleNeighbours:
+        """Each sample a grid in one of the measured conditions, drawn with equal shares."""
+        pick = torch.randint(len(self.slot_shares), (self.cfg.batch,), generator=self.gen)
+        return StaleNeighbours(x, self.slot_shares[pick], self.gen, living)
 
     def living_cells(self) -> torch.Tensor:
         """[B, 1, H, W]: each sample with its own share of dead boards in [0, dead_share)."""
@@ -216,6 +224,8 @@ class Trainer:
                 "grid": [cfg.grid_size, cfg.grid_size], "trained_iterations": self.iteration,
                 "final_loss": self.history[-1] if self.history else None,
                 "config": dataclasses.asdict(cfg)}
+        if self.conditions:
+            meta["grid_conditions"] = self.conditions   # what the rule was trained for
         return self.model.export(meta=meta, target=self.target_np)
 
     def set_checkpoint_aside(self) -> Path | None:

@@ -2,8 +2,11 @@
 
   grid       grow the rule on a twin grid, seeded in the centre; a GIF of the boards' states, the
              loss against the target, the real-time factor
-  staleness  how old each neighbour's state is when a cell fires (0, 1, 2+ of its own updates),
-             per orthogonal and diagonal slot: clean, with 10% dead boards, with 1% corruption
+  staleness  how old each neighbour's state is when a cell fires (0, 1, 2+ of its own updates, or
+             empty), per orthogonal and diagonal slot: clean, with 10% dead boards, with 1%
+             corruption; --out writes them as the trainer's grid conditions
+  acceptance the grid's figures from the boards' own lines (grown, 10% dead, 1% corrupted, regrown
+             after an erase) beside the integer model at the matching step, fresh and as late
   replay     every rule update of a twin run (kills, resets and erases on the way) replayed
              through the PyTorch integer model: identical or the first difference
   bench      real-time factor of the twin (24x24, 64x64) beside the simavr grid, one core each
@@ -12,6 +15,7 @@
   upload     what `pio run -e twin -t upload` runs: (re)start a twin of the rule `pio run` built
              (generated/'s manifest), in the background, on port 4001
 """
+import json
 import sys
 import tempfile
 import time
@@ -23,6 +27,7 @@ from avrsim.build import ToolError, read_trace
 from avrsim.cases import replay
 from hostsim.clib import CompileError
 from rule import cli, modelfile, spec
+from rule import conditions as conditions_file
 from twin import build, measure
 
 SEED_MS = 1500   # the gateway learns the grid first (G at 1 ms), then the seed is planted
@@ -58,8 +63,8 @@ def staleness_runs(rule, width, height, seconds, seed=0):
     gateway = (width // 2, height // 2)   # also where the seed goes: it stays alive
     cells = [(x, y) for y in range(height) for x in range(width) if (x, y) != gateway]
     dead = [cells[i] for i in rng.choice(len(cells), round(0.1 * width * height), replace=False)]
-    conditions = {"clean": [], "10% dead boards": [(1, f"kill {x} {y}") for x, y in dead],
-                  "1% of link bytes corrupted": [(1, "corrupt 10000")]}
+    conditions = {conditions_file.CLEAN: [], conditions_file.DEAD: [(1, f"kill {x} {y}") for x, y in dead],
+                  conditions_file.CORRUPT: [(1, "corrupt 10000")]}
     out = {}
     with tempfile.TemporaryDirectory() as d:
         for name, faults in conditions.items():
@@ -70,16 +75,88 @@ def staleness_runs(rule, width, height, seconds, seed=0):
     return out
 
 
+CONDITION_FAULTS = {conditions_file.CLEAN: "no faults", conditions_file.DEAD: "10% of the boards dead",
+                    conditions_file.CORRUPT: "1% of link bytes corrupted"}
+
+
 def cmd_staleness(args) -> int:
     rule = modelfile.load(args.model)
     width, height = cli.grid_of(args.grid, rule)
     print(f"{width}x{height} twin growing {rule.name} for {args.emulated_seconds:g} s: a neighbour's state when a cell "
-          "fires is that neighbour's latest (0), one before (1), or older (2+), in its own updates")
-    print(f"  {'':28s} {'slot':10s} {'0':>6s} {'1':>6s} {'2+':>6s}  updates x slots")
-    for name, result in staleness_runs(rule, width, height, args.emulated_seconds, args.seed).items():
+          "fires is that neighbour's latest (0), one before (1), older (2+), or an empty slot, in its own updates")
+    print(f"  {'':28s} {'slot':10s} {'0':>6s} {'1':>6s} {'2+':>6s} {'empty':>6s}  updates x slots")
+    runs = staleness_runs(rule, width, height, args.emulated_seconds, args.seed)
+    for name, result in runs.items():
         for kind, r in result.items():
-            p0, p1, p2 = r["share"]
-            print(f"  {name:28s} {kind:10s} {p0:6.3f} {p1:6.3f} {p2:6.3f}  {r['count']}")
+            print(f"  {CONDITION_FAULTS[name]:28s} {kind:10s} " + " ".join(f"{p:6.3f}" for p in r["share"])
+                  + f"  {r['count']}")
+    if args.out:
+        measured = {"by": "python -m twin staleness", "rule": rule.content_hash()[:16], "grid": [width, height],
+                    "emulated_seconds": args.emulated_seconds, "seed": args.seed, "faults": CONDITION_FAULTS,
+                    "counts": {name: {kind: r["count"] for kind, r in result.items()} for name, result in runs.items()}}
+        conditions = {name: {kind: [round(p, 4) for p in r["share"]] for kind, r in result.items()}
+                      for name, result in runs.items()}
+        for c in conditions.values():   # rounded shares that still add up to 1
+            for shares in c.values():
+                shares[0] = round(1 - sum(shares[1:]), 4)
+        path = conditions_file.save({"format": conditions_file.FORMAT, "version": conditions_file.VERSION,
+                                     "measured": measured, "conditions": conditions}, args.out)
+        print(f"conditions written to {path} (train in them: python -m trainer train --grid-conditions {path})")
+    return 0
+
+
+GROWN_MS, ERASE_MS, REGROWN_MS = 11000, 15000, 27000   # tests/test_grid.py's script (seed at SEED_MS)
+
+
+def cmd_acceptance(args) -> int:
+    """The grid's figures from the boards' own lines (clean: grown at 11 s, persisted at 15 s,
+    regrown 12 s after erasing the bottom half; 10% dead; 1% of link bytes corrupted), beside the
+    integer model at the matching step: with fresh neighbours, and as late as the grid's."""
+    from trainer.evaluate import loss_after
+    rule = modelfile.load(args.model)
+    width, height = cli.grid_of(args.grid, rule)
+    if rule.target is None or rule.target.shape[:2] != (height, width):
+        raise cli.UsageError(f"--grid: the figures need the rule's own target grid, {modelfile.grid_size(rule)}")
+    grid = rule.meta.get("grid_conditions") or conditions_file.load(conditions_file.DEFAULT_FILE)
+    conds, target, centre = grid["conditions"], rule.target, (width // 2, height // 2)
+    plant = grow_script(width, height, centre)
+    erase = (ERASE_MS, f"{centre[0]} {centre[1]} Z 0 {height // 2} {width - 1} {height - 1}")
+    rng = np.random.default_rng(args.seed)
+    cells = [(x, y) for y in range(height) for x in range(width) if (x, y) != centre]
+    dead = {cells[i] for i in rng.choice(len(cells), round(0.1 * width * height), replace=False)}
+    living = np.array([[(x, y) not in dead for x in range(width)] for y in range(height)])
+    with tempfile.TemporaryDirectory() as d:
+        trace = Path(d) / "updates.bin"
+        clean, _ = build.run_grid(rule, width, height, REGROWN_MS / 1000, plant + [erase], trace=trace, seed=args.seed)
+        interval = measure.firing_interval_ms(read_trace(trace))
+    killed, _ = build.run_grid(rule, width, height, GROWN_MS / 1000, plant + [(1, f"kill {x} {y}") for x, y in dead],
+                               seed=args.seed)
+    noisy, _ = build.run_grid(rule, width, height, GROWN_MS / 1000, plant + [(1, "corrupt 10000")], seed=args.seed)
+
+    def step(ms):   # a board fires every `interval` ms; at fire rate 0.5 a step fires half the cells
+        return round(2 * (ms - SEED_MS) / interval)
+
+    size = (width, height)
+    rows = [("grown, 11 s", measure.own_loss(clean, size, GROWN_MS, target), dict(stop=step(GROWN_MS)),
+             conditions_file.CLEAN),
+            ("10% dead, 11 s (living)", measure.own_loss(killed, size, GROWN_MS, target, living),
+             dict(stop=step(GROWN_MS), dead=True), conditions_file.DEAD),
+            ("1% corrupted, 11 s", measure.own_loss(noisy, size, GROWN_MS, target), dict(stop=step(GROWN_MS)),
+             conditions_file.CORRUPT),
+            ("erased at 15 s, regrown 27 s", measure.own_loss(clean, size, REGROWN_MS, target),
+             dict(stop=step(REGROWN_MS), erase_at=step(ERASE_MS)), conditions_file.CLEAN)]
+    print(f"{width}x{height} twin running {rule.name} (seed at {SEED_MS / 1000:g} s, a board fires every "
+          f"{interval:.0f} ms: 11 s is step {step(GROWN_MS)} of the integer model); loss of the boards' own states")
+    print(f"  {'':30s} {'twin':>9s} {'int model':>10s} {'as late':>9s}  {'twin / int model':>16s}")
+    out = {}
+    for name, twin_loss, where, condition in rows:
+        fresh = loss_after(rule, **where, runs=args.runs)
+        late = loss_after(rule, **where, condition=conds.get(condition), runs=args.runs) if condition in conds else None
+        out[name] = {"twin": twin_loss, "integer_model": fresh, "as_late": late, "step": where["stop"]}
+        print(f"  {name:30s} {twin_loss:9.2e} {fresh:10.2e} " + (f"{late:9.2e}" if late is not None else f"{'-':>9s}")
+              + f"  {twin_loss / fresh:15.2f}x")
+    if args.json:
+        print(json.dumps(out))
     return 0
 
 
@@ -182,6 +259,14 @@ def main(argv=None) -> int:
         p.add_argument("--grid", metavar="WxH", help="grid width x height (default: the model's grid)")
         cli.add_emulated_seconds(p, seconds)
         p.add_argument("--seed", type=int, default=0, help="boards' boot counters, clocks and noise")
+    ac = sub.add_parser("acceptance", help="the grid's figures (clean, dead, corrupted, regrown) beside the integer model")
+    cli.add_model(ac)
+    ac.add_argument("--seed", type=int, default=0, help="boards' boot counters, clocks, noise and which boards die")
+    ac.add_argument("--runs", type=int, default=16, help="schedule seeds of the integer model")
+    ac.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    ac.set_defaults(grid=None)
+    st.add_argument("--out", metavar="FILE", help="write the measured conditions here (what the trainer trains in, "
+                    "e.g. models/grid-conditions.json)")
     g.add_argument("--every-ms", type=int, default=250, help="emulated time between frames")
     g.add_argument("--out", default="build/twin-grid/grid.gif", metavar="FILE",
                    help="the growth as a GIF (a strip of frames beside it as .png)")
@@ -204,9 +289,10 @@ def main(argv=None) -> int:
     try:
         if getattr(args, "emulated_seconds", 1) <= 0:
             raise cli.UsageError(f"--emulated-seconds: expected more than 0, got {args.emulated_seconds}")
-        return {"grid": cmd_grid, "staleness": cmd_staleness, "replay": cmd_replay, "bench": cmd_bench,
+        return {"grid": cmd_grid, "staleness": cmd_staleness, "replay": cmd_replay, "acceptance": cmd_acceptance,
+                "bench": cmd_bench,
                 "serve": cmd_serve, "upload": cmd_upload}[args.cmd](args)
-    except (modelfile.ModelFileError, cli.UsageError, CompileError, ToolError) as e:
+    except (modelfile.ModelFileError, cli.UsageError, CompileError, ToolError, conditions_file.ConditionsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
