@@ -5,6 +5,8 @@
   init    write an untrained random rule (for tests and benchmarks)
   bench   training and integer-model speed, float vs integer, CPU (and CUDA)
   bench-recipe  the default recipe on six of the article's emoji: a table of bars and training times
+  import  bring your own rule: a published Growing-NCA model (the article demo's JSON, a plain .npz)
+          into a model file, quantized, evaluated before and after, optionally fine-tuned
 """
 import argparse
 import dataclasses
@@ -14,6 +16,7 @@ import sys
 from rule import cli, modelfile, spec
 from rule.conditions import ConditionsError
 from rule.modelfile import ModelFileError
+from rule.npzfile import NpzError
 from trainer.config import TrainConfig, tiny
 from trainer.train import TrainError
 from trainer.target import TargetError
@@ -105,6 +108,11 @@ def cmd_bench(args):
     main(args)
 
 
+def cmd_import(args):
+    from trainer.importer import main
+    return main(args)
+
+
 def cmd_bench_recipe(args):
     from trainer.bench_recipe import main
     return main(args)
@@ -163,6 +171,25 @@ def main(argv=None):
     br.add_argument("--runs", type=int, default=16, help="schedule seeds per evaluation")
     br.add_argument("--out-dir", default="runs/bench-recipe", metavar="DIR", help="one run folder per picture")
     br.add_argument("--tiny", action="store_true", help="the tiny config (a smoke test, not the recipe)")
+    im = sub.add_parser("import", help="a published Growing-NCA rule into a model file (quantized, evaluated)")
+    im.add_argument("file", metavar="FILE", help="the published rule")
+    im.add_argument("--format", required=True, choices=["distill-webgl", "torch"],
+                    help="distill-webgl: the article demo's JSON; torch: a plain .npz of w1, b1, w2, b2")
+    im.add_argument("--out", required=True, metavar="FILE", help="the model file to write")
+    im.add_argument("--target", required=True, help="what it grows: emoji, U+XXXX or an RGBA picture")
+    im.add_argument("--pattern-size", type=int, default=40, help="the pattern's size in cells (the article's: 40)")
+    im.add_argument("--grid", metavar="WxH", help="square grid it grows on (default 72x72, the article's)")
+    im.add_argument("--name", help="the rule's name (default: from the file's name)")
+    im.add_argument("--palette", type=int, default=TrainConfig.palette,
+                    help="distinct weight values per layer (16: 4-bit weights, what fits the cell; 0: any int8)")
+    im.add_argument("--perception-order", choices=["interleaved", "grouped"], default="interleaved",
+                    help="torch format: layer 1's inputs 3c + k (a grouped convolution's order) or 16k + c (concatenated)")
+    im.add_argument("--finetune", type=int, default=0, metavar="N", help="then N quantization-aware iterations")
+    im.add_argument("--out-dir", metavar="DIR", help="run folder of the fine-tuning (default runs/import-NAME)")
+    im.add_argument("--runs", type=int, default=16, help="schedule seeds per evaluation")
+    im.add_argument("--no-eval", action="store_true")
+    im.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    im.add_argument("--quiet", action="store_true")
     args = cli.resolve(ap.parse_args(argv))
     if args.cmd == "train" and args.grid:
         try:
@@ -176,8 +203,8 @@ def main(argv=None):
         args.grid_size = width
     try:
         return {"train": cmd_train, "eval": cmd_eval, "init": cmd_init, "bench": cmd_bench,
-                "bench-recipe": cmd_bench_recipe}[args.cmd](args) or 0
-    except (ModelFileError, TargetError, TrainError, UsageError, ConditionsError) as err:
+                "bench-recipe": cmd_bench_recipe, "import": cmd_import}[args.cmd](args) or 0
+    except (ModelFileError, TargetError, TrainError, UsageError, ConditionsError, NpzError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -75,6 +75,31 @@ def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu
             "runs": runs, "fire_rate": fire_rate}
 
 
+def evaluate_float(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu") -> dict:
+    """Growth, persistence and regeneration of the model file's float rule (no rounding, no
+    saturation: docs/cell-rule.md, "The float rule"), under the same schedule as the integer rule."""
+    if rule.float_params is None:
+        raise ModelFileError("<model>", "float_w1", "missing: the file holds no float rule")
+    H, W = rule.target.shape[:2]
+    target = torch.from_numpy(rule.target).permute(2, 0, 1).to(device)
+    threshold = schedule.fire_threshold(fire_rate)
+    seeds = torch.arange(runs, dtype=torch.int64, device=device)
+    model = NCA.from_rule(rule).to(device)
+
+    def run(S, start, stop):
+        return rollout(model, S, seeds, start, stop, threshold, False)
+
+    def loss(S):
+        return float(per_sample_loss(S, target).mean())
+
+    with torch.no_grad():
+        S = run(intmodel.seed_state(runs, H, W, device).permute(0, 3, 1, 2).float(), 0, GROWTH_STEPS)
+        erased = S.clone()
+        erased[..., : W // 2] = 0
+        return {"growth_loss": loss(S), "persist_loss": loss(run(S, GROWTH_STEPS, PERSIST_STEPS)),
+                "regen_loss": loss(run(erased, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS)), "runs": runs}
+
+
 def grid_run(rule: CellRule, S, start: int, stop: int, condition: dict, seeds, threshold: int, living=None,
              device="cpu"):
     """Steps start..stop-1 of the integer rule from S [B, 16, H, W] with neighbour states as late
