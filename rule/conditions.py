@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from rule.files import REPO, atomic_write
+from rule.files import REPO, atomic_write, read_json
 
 FORMAT = "nca-grid-conditions"
 VERSION = 1
@@ -68,16 +68,8 @@ def check(obj, where="<conditions>") -> dict:
 
 
 def load(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConditionsError(path, "file", "no such file (measure one with python -m twin staleness --out FILE)")
-    raw = path.read_bytes()[:MAX_BYTES + 1]
-    if len(raw) > MAX_BYTES:
-        raise ConditionsError(path, "file", f"larger than {MAX_BYTES} bytes: not a conditions file")
-    try:
-        obj = json.loads(raw.decode())
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ConditionsError(path, "file", f"not valid UTF-8 JSON ({e})") from None
+    obj = read_json(path, MAX_BYTES, ConditionsError,
+                    "no such file (measure one with python -m twin staleness --out FILE)")
     return check(obj, path)
 
 

@@ -1,6 +1,7 @@
 """The repository's folders, the one atomic file write, and the content-hash build cache."""
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -32,6 +33,22 @@ def atomic_write(path, mode: int = 0o666):
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def read_json(path, max_bytes: int, error, missing: str = "no such file"):
+    """The JSON in a file from anyone: at most max_bytes read, UTF-8, bounded nesting; any problem
+    is error(path, "file", problem)."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(path, "file", missing)
+    with open(path, "rb") as f:
+        raw = f.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise error(path, "file", f"larger than {max_bytes} bytes: not a file of this kind")
+    try:
+        return json.loads(raw.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise error(path, "file", f"not valid UTF-8 JSON ({e})") from None
 
 
 def cached(tool: str, key_parts, name: str, make) -> Path:

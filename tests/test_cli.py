@@ -8,7 +8,7 @@ import pytest
 
 from rule import cli, files, spec
 
-TOOLS = {"trainer": ["train", "eval", "init", "bench", "bench-recipe"], "codegen": ["build", "prepare"],
+TOOLS = {"trainer": ["train", "eval", "init", "bench", "bench-recipe", "import"], "codegen": ["build", "prepare"],
          "hostsim": ["run", "check", "bench", "fuzz"],
          "avrsim": ["cycles", "run", "grid", "serve", "upload", "stop", "trace"],
          "twin": ["grid", "staleness", "replay", "acceptance", "bench", "serve", "upload"], "monitor": [None]}

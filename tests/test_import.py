@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from rule import modelfile, spec
+from rule import modelfile
 from trainer.importer import ImportFileError, interleave, read_distill_webgl, read_torch_npz
 
 

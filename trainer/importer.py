@@ -13,7 +13,6 @@ Formats (files from anyone: every field is checked, nothing in them is ever exec
 """
 import base64
 import binascii
-import json
 import math
 import re
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rule import spec
+from rule.files import read_json
 from rule.npzfile import NpzError, read
 
 FORMATS = ("distill-webgl", "torch")
@@ -47,15 +47,7 @@ def _field(path, layer, key, value, ok, want):
 def read_distill_webgl(path) -> dict:
     """{w1, b1, w2, b2} float32 (ours: w1 [H, 48] interleaved) from the article demo's JSON."""
     path = Path(path)
-    raw = path.read_bytes()[:MAX_JSON_BYTES + 1] if path.is_file() else None
-    if raw is None:
-        raise ImportFileError(path, "file", "no such file")
-    if len(raw) > MAX_JSON_BYTES:
-        raise ImportFileError(path, "file", f"larger than {MAX_JSON_BYTES >> 20} MB: not a rule of this size")
-    try:
-        layers = json.loads(raw.decode())
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ImportFileError(path, "file", f"not valid UTF-8 JSON ({e})") from None
+    layers = read_json(path, MAX_JSON_BYTES, ImportFileError)
     if not (isinstance(layers, list) and len(layers) == 2 and all(isinstance(x, dict) for x in layers)):
         raise ImportFileError(path, "file", f"expected a list of two layer objects, got {str(layers)[:60]!r}")
     out = []

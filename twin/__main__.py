@@ -108,53 +108,65 @@ def cmd_staleness(args) -> int:
 GROWN_MS, ERASE_MS, REGROWN_MS = 11000, 15000, 27000   # tests/test_grid.py's script (seed at SEED_MS)
 
 
-def cmd_acceptance(args) -> int:
-    """The grid's figures from the boards' own lines (clean: grown at 11 s, persisted at 15 s,
-    regrown 12 s after erasing the bottom half; 10% dead; 1% of link bytes corrupted), beside the
-    integer model at the matching step: with fresh neighbours, and as late as the grid's."""
-    from trainer.evaluate import loss_after
-    rule = modelfile.load(args.model)
-    width, height = cli.grid_of(args.grid, rule)
-    if rule.target is None or rule.target.shape[:2] != (height, width):
-        raise cli.UsageError(f"--grid: the figures need the rule's own target grid, {modelfile.grid_size(rule)}")
-    grid = rule.meta.get("grid_conditions") or conditions_file.load(conditions_file.DEFAULT_FILE)
-    conds, target, centre = grid["conditions"], rule.target, (width // 2, height // 2)
+def acceptance_runs(rule, width, height, seed) -> tuple:
+    """One seed of the grid's scenarios on the twin: the boards' own losses, and the firing interval."""
+    target, centre = rule.target, (width // 2, height // 2)
     plant = grow_script(width, height, centre)
     erase = (ERASE_MS, f"{centre[0]} {centre[1]} Z 0 {height // 2} {width - 1} {height - 1}")
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(seed)
     cells = [(x, y) for y in range(height) for x in range(width) if (x, y) != centre]
     dead = {cells[i] for i in rng.choice(len(cells), round(0.1 * width * height), replace=False)}
     living = np.array([[(x, y) not in dead for x in range(width)] for y in range(height)])
     with tempfile.TemporaryDirectory() as d:
         trace = Path(d) / "updates.bin"
-        clean, _ = build.run_grid(rule, width, height, REGROWN_MS / 1000, plant + [erase], trace=trace, seed=args.seed)
+        clean, _ = build.run_grid(rule, width, height, REGROWN_MS / 1000, plant + [erase], trace=trace, seed=seed)
         interval = measure.firing_interval_ms(read_trace(trace))
     killed, _ = build.run_grid(rule, width, height, GROWN_MS / 1000, plant + [(1, f"kill {x} {y}") for x, y in dead],
-                               seed=args.seed)
-    noisy, _ = build.run_grid(rule, width, height, GROWN_MS / 1000, plant + [(1, "corrupt 10000")], seed=args.seed)
+                               seed=seed)
+    noisy, _ = build.run_grid(rule, width, height, GROWN_MS / 1000, plant + [(1, "corrupt 10000")], seed=seed)
+    size = (width, height)
+    return [measure.own_loss(clean, size, GROWN_MS, target), measure.own_loss(killed, size, GROWN_MS, target, living),
+            measure.own_loss(noisy, size, GROWN_MS, target), measure.own_loss(clean, size, REGROWN_MS, target)], interval
+
+
+def cmd_acceptance(args) -> int:
+    """The grid's figures from the boards' own lines (clean: grown at 11 s, regrown 12 s after
+    erasing the bottom half at 15 s; 10% dead; 1% of link bytes corrupted), over several seeds
+    (boards' clocks, noise, which boards die), beside the integer model at the matching step: with
+    fresh neighbours, and as late as the grid's."""
+    from trainer.evaluate import loss_after
+    rule = modelfile.load(args.model)
+    width, height = cli.grid_of(None, rule)
+    if rule.target is None:
+        raise modelfile.ModelFileError(args.model, "target", "missing: the figures need the rule's target")
+    if not 1 <= args.seeds <= 100 or args.runs < 1:
+        raise cli.UsageError(f"--seeds: expected 1..100, got {args.seeds}; --runs: at least 1, got {args.runs}")
+    grid = rule.meta.get("grid_conditions") or conditions_file.load(conditions_file.DEFAULT_FILE)
+    conds = grid["conditions"]
+    seeds = range(args.seed, args.seed + args.seeds)
+    runs = [acceptance_runs(rule, width, height, seed) for seed in seeds]
+    twin = np.array([losses for losses, _ in runs])                      # [seeds, 4]
+    interval = float(np.mean([i for _, i in runs]))
 
     def step(ms):   # a board fires every `interval` ms; at fire rate 0.5 a step fires half the cells
         return round(2 * (ms - SEED_MS) / interval)
 
-    size = (width, height)
-    rows = [("grown, 11 s", measure.own_loss(clean, size, GROWN_MS, target), dict(stop=step(GROWN_MS)),
-             conditions_file.CLEAN),
-            ("10% dead, 11 s (living)", measure.own_loss(killed, size, GROWN_MS, target, living),
-             dict(stop=step(GROWN_MS), dead=True), conditions_file.DEAD),
-            ("1% corrupted, 11 s", measure.own_loss(noisy, size, GROWN_MS, target), dict(stop=step(GROWN_MS)),
-             conditions_file.CORRUPT),
-            ("erased at 15 s, regrown 27 s", measure.own_loss(clean, size, REGROWN_MS, target),
-             dict(stop=step(REGROWN_MS), erase_at=step(ERASE_MS)), conditions_file.CLEAN)]
-    print(f"{width}x{height} twin running {rule.name} (seed at {SEED_MS / 1000:g} s, a board fires every "
-          f"{interval:.0f} ms: 11 s is step {step(GROWN_MS)} of the integer model); loss of the boards' own states")
-    print(f"  {'':30s} {'twin':>9s} {'int model':>10s} {'as late':>9s}  {'twin / int model':>16s}")
+    rows = [("grown, 11 s", dict(stop=step(GROWN_MS)), conditions_file.CLEAN),
+            ("10% dead, 11 s (living)", dict(stop=step(GROWN_MS), dead=True), conditions_file.DEAD),
+            ("1% corrupted, 11 s", dict(stop=step(GROWN_MS)), conditions_file.CORRUPT),
+            ("erased at 15 s, regrown 27 s", dict(stop=step(REGROWN_MS), erase_at=step(ERASE_MS)), conditions_file.CLEAN)]
+    print(f"{width}x{height} twin running {rule.name}, {len(seeds)} seeds (seed planted at {SEED_MS / 1000:g} s; a board "
+          f"fires every {interval:.0f} ms: 11 s is step {step(GROWN_MS)} of the integer model); loss of the boards' own "
+          f"states, the integer model's over {args.runs} schedule seeds")
+    print(f"  {'':30s} {'twin: mean':>10s} {'(min - max)':>19s} {'int model':>10s} {'as late':>9s}  twin / int model")
     out = {}
-    for name, twin_loss, where, condition in rows:
+    for (name, where, condition), t in zip(rows, twin.T):
         fresh = loss_after(rule, **where, runs=args.runs)
         late = loss_after(rule, **where, condition=conds.get(condition), runs=args.runs) if condition in conds else None
-        out[name] = {"twin": twin_loss, "integer_model": fresh, "as_late": late, "step": where["stop"]}
-        print(f"  {name:30s} {twin_loss:9.2e} {fresh:10.2e} " + (f"{late:9.2e}" if late is not None else f"{'-':>9s}")
-              + f"  {twin_loss / fresh:15.2f}x")
+        out[name] = {"twin": float(t.mean()), "twin_min": float(t.min()), "twin_max": float(t.max()),
+                     "integer_model": fresh, "as_late": late, "step": where["stop"]}
+        print(f"  {name:30s} {t.mean():10.2e} ({t.min():8.2e} - {t.max():8.2e}) {fresh:10.2e} "
+              + (f"{late:9.2e}" if late is not None else f"{'-':>9s}") + f"  {t.mean() / fresh:15.2f}x")
     if args.json:
         print(json.dumps(out))
     return 0
@@ -261,10 +273,10 @@ def main(argv=None) -> int:
         p.add_argument("--seed", type=int, default=0, help="boards' boot counters, clocks and noise")
     ac = sub.add_parser("acceptance", help="the grid's figures (clean, dead, corrupted, regrown) beside the integer model")
     cli.add_model(ac)
-    ac.add_argument("--seed", type=int, default=0, help="boards' boot counters, clocks, noise and which boards die")
+    ac.add_argument("--seed", type=int, default=0, help="the first seed: boards' boot counters, clocks, noise, which die")
+    ac.add_argument("--seeds", type=int, default=8, help="twin runs of each scenario, one seed each (default 8)")
     ac.add_argument("--runs", type=int, default=16, help="schedule seeds of the integer model")
     ac.add_argument("--json", action="store_true", help="also print the figures as JSON")
-    ac.set_defaults(grid=None)
     st.add_argument("--out", metavar="FILE", help="write the measured conditions here (what the trainer trains in, "
                     "e.g. models/grid-conditions.json)")
     g.add_argument("--every-ms", type=int, default=250, help="emulated time between frames")
