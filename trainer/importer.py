@@ -96,7 +96,7 @@ def read_torch_npz(path, perception_order: str = "interleaved") -> dict:
     path = Path(path)
     if path.suffix.lower() in (".pt", ".pth", ".ckpt", ".pkl", ".bin"):
         raise ImportFileError(path, "file", "a PyTorch file is a pickle, which can run code: it is refused. Convert "
-                              "it where you trust it: python -c \"import torch, numpy as np; sd = torch.load('m.pt'); "
+                              "it where you trust it: python -c \"import torch, numpy as np; sd = torch.load('m.pt', weights_only=True); "
                               "np.savez('m.npz', **{k: v.numpy() for k, v in sd.items()})\"")
     arrays = read(path, {"*": (FLOAT_TYPES, MAX_HIDDEN * spec.PERCEPTION)}, ImportFileError)
     if {"w1", "b1", "w2", "b2"} <= set(arrays):
