@@ -124,22 +124,20 @@ def evaluate_on_grid(rule: CellRule, grid: dict, runs: int = 16, fire_rate: floa
     def run(S, start, stop, condition, living=None):
         return grid_run(rule, S, start, stop, conds[condition], seeds, threshold, living, device)
 
-    def loss(S, living=None):
-        return state_loss(S, target, living)
-
     seed = intmodel.seed_state(runs, H, W, device).permute(0, 3, 1, 2).float()
     out = {"runs": runs, "fire_rate": fire_rate, "grid_conditions": grid.get("measured", {})}
     with torch.no_grad():
         S = run(seed, 0, GROWTH_STEPS, conditions.CLEAN)
-        out["growth_loss"] = loss(S)
-        out["regen_loss"] = loss(run(erase_left_half(S.permute(0, 2, 3, 1)).permute(0, 3, 1, 2), GROWTH_STEPS,
-                                     GROWTH_STEPS + REGEN_STEPS, conditions.CLEAN))
-        out["persist_loss"] = loss(run(S, GROWTH_STEPS, PERSIST_STEPS, conditions.CLEAN))
+        erased = S.clone()
+        erased[..., : W // 2] = 0
+        out["growth_loss"] = state_loss(S, target)
+        out["regen_loss"] = state_loss(run(erased, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS, conditions.CLEAN), target)
+        out["persist_loss"] = state_loss(run(S, GROWTH_STEPS, PERSIST_STEPS, conditions.CLEAN), target)
         if conditions.DEAD in conds:
             living = dead_boards(runs, H, W, device)
-            out["dead_boards_loss"] = loss(run(seed, 0, GROWTH_STEPS, conditions.DEAD, living), living)
+            out["dead_boards_loss"] = state_loss(run(seed, 0, GROWTH_STEPS, conditions.DEAD, living), target, living)
         if conditions.CORRUPT in conds:
-            out["corrupt_loss"] = loss(run(seed, 0, GROWTH_STEPS, conditions.CORRUPT))
+            out["corrupt_loss"] = state_loss(run(seed, 0, GROWTH_STEPS, conditions.CORRUPT), target)
     return out
 
 
