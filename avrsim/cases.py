@@ -12,7 +12,7 @@ def neighbourhoods_from_growth(rule, n_per_step=60, steps=(5, 20, 50, 100, 200, 
     """(self, nbr) of alive cells in real growth of `rule` under the shared schedule."""
     W, H = modelfile.grid_size(rule)
     r = intmodel.IntRule(rule)
-    s = intmodel.seed_state(1, H, W)
+    s = intmodel.seed_state(1, H, W, cell=rule.seed_cell)
     rng = np.random.default_rng(0)
     selves, nbrs = [], []
     for t in range(max(steps) + 1):

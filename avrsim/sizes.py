@@ -22,7 +22,8 @@ def module_sizes(root: Path = REPO) -> list:
         for src in SOURCES:
             obj = Path(d) / (Path(src).name + ".o")
             subprocess.run(["avr-gcc", *flags, "-I" + str(root / "generated"), "-I" + str(root / "firmware/core"),
-                            "-c", str(root / src), "-o", str(obj)], check=True, capture_output=True, text=True)
+                            "-c", str(root / src), "-o", str(obj)], check=True, capture_output=True, text=True,
+                           cwd=root)   # the firmware's own -Igenerated is relative: root's, not the caller's
             sizes = subprocess.run(["avr-size", "-A", "-d", str(obj)], check=True, capture_output=True,
                                    text=True).stdout
             flash = sum(int(p[1]) for p in (line.split() for line in sizes.splitlines())

@@ -37,7 +37,7 @@ def version() -> str:
 class Report:
     hidden: int            # hidden units
     storage: str           # "palette" (4-bit indices) or "int8"
-    weight_bytes: int      # flash for weights, palettes and biases
+    weight_bytes: int      # flash for weights, palettes, biases and the state scales
     ram_bytes: int         # the rule's working memory for one update
     macs: int              # multiply-adds per update
 
@@ -54,7 +54,7 @@ class Report:
 def report(rule: CellRule) -> Report:
     C, P, H = spec.CHANNELS, spec.PERCEPTION, rule.hidden
     st = storage(rule)
-    weight_bytes = sum(a.nbytes for a in st.values()) + rule.b1.nbytes + rule.b2.nbytes
+    weight_bytes = sum(a.nbytes for a in st.values()) + rule.b1.nbytes + rule.b2.nbytes + spec.CHANNELS  # nca_state_frac
     return Report(H, "palette" if "palette" in st else "int8", weight_bytes, RULE_RAM, P * H + H * C)
 
 
@@ -106,7 +106,8 @@ def render(rule: CellRule, source_name: str) -> dict:
     ctx = dict(codegen_version=version(), source_name=plain(source_name, 60), name=rule.name,
                content_hash=rule.content_hash(),
                c=modelfile.RULE_CONSTANTS, perception=spec.PERCEPTION, hidden=rule.hidden,
-               hidden_max=spec.HIDDEN_MAX, shift1=rule.shift1, shift2=rule.shift2,
+               hidden_max=spec.HIDDEN_MAX, shift1=rule.shift1, shift2=spec.layer2_shift(rule.w2_exp),
+               state_frac=list(rule.state_frac),
                grid_width=grid_width, grid_height=grid_height, fire_bits=spec.FIRE_BITS,
                hash_mul1=spec.HASH_MUL1, hash_mul2=spec.HASH_MUL2,
                palette=st["palette"].tolist() if "palette" in st else None,

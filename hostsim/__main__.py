@@ -52,7 +52,7 @@ def first_difference(c: np.ndarray, t: np.ndarray) -> str:
 
 def cmd_check(args) -> int:
     rule, width, height, rect, at = setup(args)
-    start = random_grid(width, height, args.seed) if args.init == "random" else seeded(width, height, at)
+    start = random_grid(width, height, args.seed) if args.init == "random" else seeded(width, height, at, rule.seed_cell)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     c = CGrid(CRule(rule, Path(args.model).name), start, args.seed, args.fire_rate)
     r = intmodel.IntRule(rule, device)
@@ -80,7 +80,7 @@ def cmd_check(args) -> int:
 def cmd_run(args) -> int:
     from rule.pictures import save_gif, state_to_image, strip
     rule, width, height, rect, at = setup(args)
-    c = CGrid(CRule(rule, Path(args.model).name), seeded(width, height, at), args.seed, args.fire_rate)
+    c = CGrid(CRule(rule, Path(args.model).name), seeded(width, height, at, rule.seed_cell), args.seed, args.fire_rate)
     frames, shots = [state_to_image(c.state)], [state_to_image(c.state)]
     every = max(1, args.steps // 100)
     for t in tqdm(range(args.steps), disable=args.quiet, unit="step", leave=False):
@@ -110,7 +110,7 @@ def cmd_bench(args) -> int:
     crule = CRule(rule, Path(args.model).name)
     threshold = schedule.fire_threshold(args.fire_rate)
     # start from a grown pattern, so nearly every firing runs the whole network
-    c = CGrid(crule, seeded(width, height, at), args.seed, args.fire_rate)
+    c = CGrid(crule, seeded(width, height, at, rule.seed_cell), args.seed, args.fire_rate)
     for t in range(200):
         c.step(t)
     start = c.state.copy()

@@ -53,11 +53,11 @@ def parse_rect(text: str, width: int, height: int) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
-def seeded(width: int, height: int, at=None) -> np.ndarray:
-    """int8 [height, width, 16]: spec.SEED_CELL at `at` or the centre, all else 0."""
+def seeded(width: int, height: int, at=None, cell=spec.SEED_CELL) -> np.ndarray:
+    """int8 [height, width, 16]: the seed `cell` (a rule's seed_cell) at `at` or the centre, all else 0."""
     g = np.zeros((height, width, spec.CHANNELS), np.int8)
     x, y = at if at is not None else (width // 2, height // 2)
-    g[y, x] = spec.SEED_CELL
+    g[y, x] = cell
     return g
 
 

@@ -21,17 +21,13 @@ class IntRule:
         self.w2 = torch.from_numpy(rule.w2.astype("float64")).to(self.device)
         self.b1 = torch.from_numpy(rule.b1.astype("int64")).to(self.device)
         self.b2 = torch.from_numpy(rule.b2.astype("int64")).to(self.device)
-        self.k1, self.k2 = rule.shift1, rule.shift2
+        self.k1 = rule.shift1
+        self.k2 = torch.tensor(rule.shift2, dtype=torch.int64, device=self.device)  # per output channel
 
 
-def floor_shift(x: torch.Tensor, k: int) -> torch.Tensor:
-    """floor(x / 2^k) on integer tensors."""
-    return torch.div(x, 1 << k, rounding_mode="floor")
-
-
-def round_shift(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Round half up: floor((x + 2^(k-1)) / 2^k), k >= 1."""
-    return floor_shift(x + (1 << (k - 1)), k)
+def round_shift(x: torch.Tensor, k) -> torch.Tensor:
+    """Round half up: floor((x + 2^(k-1)) / 2^k), k >= 1 (an int, or int64 shifts along the last axis)."""
+    return torch.div(x + (1 << (k - 1)), 1 << k, rounding_mode="floor")
 
 
 def neighbours(s: torch.Tensor):
@@ -74,10 +70,10 @@ def step(r: IntRule, states: torch.Tensor, seeds: torch.Tensor, step_index: int,
     return torch.where(fire[..., None], update(r, s), s).to(torch.int8)
 
 
-def seed_state(batch: int, height: int, width: int, device="cpu") -> torch.Tensor:
-    """int8 [batch, height, width, 16]: spec.SEED_CELL in the centre cell, all else 0."""
+def seed_state(batch: int, height: int, width: int, device="cpu", cell=spec.SEED_CELL) -> torch.Tensor:
+    """int8 [batch, height, width, 16]: the seed `cell` (a rule's seed_cell) in the centre, all else 0."""
     s = torch.zeros(batch, height, width, spec.CHANNELS, dtype=torch.int8, device=device)
-    s[:, height // 2, width // 2] = torch.tensor(spec.SEED_CELL, dtype=torch.int8)
+    s[:, height // 2, width // 2] = torch.tensor(cell, dtype=torch.int8)
     return s
 
 

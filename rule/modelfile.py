@@ -67,6 +67,8 @@ class CellRule:
     meta: dict = dataclasses.field(default_factory=dict)   # name, training info, ...
     float_params: dict | None = None   # float_w1, float_b1, float_w2, float_b2 (float32)
     target: np.ndarray | None = None   # float32 [height, width, 4], premultiplied RGBA
+    # each channel's fraction bits: real value = int8 / 2^f_c (RGBA 6; a hidden channel 2..6)
+    state_frac: tuple = spec.DEFAULT_STATE_FRAC
 
     @property
     def hidden(self) -> int:
@@ -77,8 +79,13 @@ class CellRule:
         return spec.layer1_shift(self.w1_exp)
 
     @property
-    def shift2(self) -> int:
-        return spec.layer2_shift(self.w2_exp)
+    def shift2(self) -> tuple:
+        """Layer 2's rounding shift per output channel (to that channel's state units)."""
+        return tuple(spec.layer2_shift(self.w2_exp, f) for f in self.state_frac)
+
+    @property
+    def seed_cell(self) -> tuple:
+        return spec.seed_cell(self.state_frac)
 
     @property
     def name(self) -> str:
@@ -87,7 +94,10 @@ class CellRule:
     def content_hash(self) -> str:
         """SHA-256 over the integer rule (what the cells run), independent of file layout."""
         h = hashlib.sha256()
-        h.update(json.dumps([self.w1_exp, self.w2_exp, RULE_CONSTANTS], sort_keys=True).encode())
+        scales = [self.w1_exp, self.w2_exp, RULE_CONSTANTS]
+        if tuple(self.state_frac) != spec.DEFAULT_STATE_FRAC:   # rules from before keep their hash
+            scales.append(list(self.state_frac))
+        h.update(json.dumps(scales, sort_keys=True).encode())
         for a in (self.w1, self.b1, self.w2, self.b2):
             h.update(str(a.dtype).encode() + str(a.shape).encode() + np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
@@ -121,6 +131,8 @@ def validate(rule: CellRule, path="<model>") -> CellRule:
                f"expected an integer, got {e!r}")
         _check(path, f"meta.{name}", spec.EXP_MIN <= e <= spec.EXP_MAX,
                f"expected {spec.EXP_MIN}..{spec.EXP_MAX}, got {e}")
+    problem = state_frac_problem(rule.state_frac)
+    _check(path, "meta.state_frac", problem is None, problem)
     if rule.float_params is not None:
         for name, base in (("float_w1", "w1"), ("float_b1", "b1"), ("float_w2", "w2"), ("float_b2", "b2")):
             a = rule.float_params.get(name)
@@ -165,6 +177,19 @@ def validate(rule: CellRule, path="<model>") -> CellRule:
     return rule
 
 
+def state_frac_problem(f) -> str | None:
+    """Why `f` cannot be a rule's per-channel fraction bits, or None."""
+    ok = (isinstance(f, (list, tuple)) and len(f) == spec.CHANNELS
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in f))
+    if not ok:
+        return f"expected {spec.CHANNELS} integers, got {f!r:.80}"
+    if any(v != spec.STATE_FRAC_BITS for v in f[:spec.ALPHA + 1]):
+        return f"expected {spec.STATE_FRAC_BITS} for RGBA (channels 0-{spec.ALPHA}), got {list(f[:spec.ALPHA + 1])}"
+    if not all(spec.STATE_FRAC_MIN <= v <= spec.STATE_FRAC_BITS for v in f):
+        return f"expected each in {spec.STATE_FRAC_MIN}..{spec.STATE_FRAC_BITS}, got {list(f)}"
+    return None
+
+
 def grid_size(rule: CellRule) -> tuple[int, int]:
     """(width, height) of the grid the rule was trained for: meta.grid, else the target's, else 24x24."""
     if "grid" in rule.meta:
@@ -179,7 +204,7 @@ def save(rule: CellRule, path) -> Path:
     path = Path(path)
     validate(rule, path)
     meta = dict(rule.meta, format=FORMAT, version=VERSION, hidden=rule.hidden,
-                w1_exp=rule.w1_exp, w2_exp=rule.w2_exp, rule=RULE_CONSTANTS)
+                w1_exp=rule.w1_exp, w2_exp=rule.w2_exp, rule=RULE_CONSTANTS, state_frac=list(rule.state_frac))
     arrays = {"w1": rule.w1, "b1": rule.b1, "w2": rule.w2, "b2": rule.b2,
               "meta": np.frombuffer(json.dumps(meta, indent=1, sort_keys=True).encode(), np.uint8)}
     if rule.float_params is not None:
@@ -210,7 +235,10 @@ def load(path=None) -> CellRule:
     rule = CellRule(
         w1=arrays["w1"], b1=arrays["b1"], w2=arrays["w2"], b2=arrays["b2"],
         w1_exp=meta["w1_exp"], w2_exp=meta["w2_exp"],
-        meta={k: v for k, v in meta.items() if k not in ("format", "version", "hidden", "w1_exp", "w2_exp", "rule")},
+        state_frac=tuple(meta["state_frac"]) if isinstance(meta.get("state_frac"), list) else meta.get(
+            "state_frac", spec.DEFAULT_STATE_FRAC),   # files from before it existed: all 6
+        meta={k: v for k, v in meta.items() if k not in ("format", "version", "hidden", "w1_exp", "w2_exp", "rule",
+                                                         "state_frac")},
         float_params={k: arrays[k] for k in float_names} if float_names else None,
         target=arrays.get("target"))
     return validate(rule, path)

@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -14,9 +15,23 @@ from rule.modelfile import CellRule
 from trainer.nca import NCA
 
 
-def random_rule(seed: int, hidden: int = 24, scale: float = 1.0) -> CellRule:
+def random_state_frac(seed: int) -> tuple:
+    """Per-channel fraction bits: RGBA at 6, hidden channels anywhere in STATE_FRAC_MIN..6, both ends
+    among them."""
+    rng = np.random.default_rng(seed)
+    hidden = rng.integers(spec.STATE_FRAC_MIN, spec.STATE_FRAC_BITS + 1, spec.CHANNELS - spec.ALPHA - 1)
+    hidden[rng.permutation(len(hidden))[:2]] = [spec.STATE_FRAC_MIN, spec.STATE_FRAC_BITS]
+    return (spec.STATE_FRAC_BITS,) * (spec.ALPHA + 1) + tuple(int(v) for v in hidden)
+
+
+def random_rule(seed: int, hidden: int = 24, scale: float = 1.0, state_frac=spec.DEFAULT_STATE_FRAC) -> CellRule:
     """An untrained rule that changes states, as `trainer init` makes."""
-    return NCA.random(hidden, seed, scale).export(meta={"name": f"test-random-{seed}"})
+    return NCA.random(hidden, seed, scale, state_frac=state_frac).export(meta={"name": f"test-random-{seed}"})
+
+
+def scaled(rule: CellRule, seed: int) -> CellRule:
+    """The same integers with per-channel state scales (random_state_frac)."""
+    return dataclasses.replace(rule, state_frac=random_state_frac(seed), float_params=None)
 
 
 def extreme_rule(seed: int, hidden: int = 16) -> CellRule:

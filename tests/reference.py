@@ -15,7 +15,8 @@ class ScalarRule:
     def __init__(self, rule):
         self.w1, self.b1 = rule.w1.tolist(), rule.b1.tolist()
         self.w2, self.b2 = rule.w2.tolist(), rule.b2.tolist()
-        self.k1, self.k2 = rule.shift1, rule.shift2
+        self.k1 = 6 + rule.w1_exp - 7
+        self.k2 = [7 + rule.w2_exp - f for f in rule.state_frac]   # per output channel: its state units
 
     def fire(self, n) -> list:
         """n(dx, dy) -> 16 ints, n(0, 0) the cell itself. Returns the cell's new state."""
@@ -31,7 +32,7 @@ class ScalarRule:
             p += [s[c], sat(round_shift(gx, 3), -128, 127), sat(round_shift(gy, 3), -128, 127)]
         h = [sat(round_shift(b + sum(w * x for w, x in zip(row, p)), self.k1), 0, 255)
              for row, b in zip(self.w1, self.b1)]
-        new = [sat(s[c] + round_shift(self.b2[c] + sum(w * x for w, x in zip(self.w2[c], h)), self.k2), -128, 127)
+        new = [sat(s[c] + round_shift(self.b2[c] + sum(w * x for w, x in zip(self.w2[c], h)), self.k2[c]), -128, 127)
                for c in range(spec.CHANNELS)]
         if not max(new[A], nb) > T:
             return [0] * spec.CHANNELS

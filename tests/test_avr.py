@@ -5,7 +5,7 @@ import pytest
 
 from avrsim import build
 from avrsim.cases import int_model, neighbourhoods_from_growth, random_neighbourhoods
-from conftest import extreme_rule, palette_rule, random_rule
+from conftest import extreme_rule, palette_rule, random_rule, scaled
 from rule import spec
 
 KERNELS = ["reference", "avr"]
@@ -34,7 +34,7 @@ def test_shipped_rule_on_avr_equals_integer_model(shipped_rule, cases, kernel):
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("make", [lambda: random_rule(2, hidden=24, scale=4.0), lambda: extreme_rule(3, hidden=16),
                                   lambda: extreme_rule(4, hidden=36), lambda: palette_rule(5),
-                                  lambda: palette_rule(6, hidden=37)])
+                                  lambda: palette_rule(6, hidden=37), lambda: scaled(palette_rule(7, hidden=20), 7)])
 def test_saturating_rules_on_avr(kernel, make):
     """Both storages: int8 (the random rule) and 4-bit palette indices (the others; 37 hidden
     units leave a padded layer-2 chunk)."""

@@ -36,7 +36,9 @@ def test_constants_come_from_the_model_file(generated, shipped_rule):
     d = defines((generated / "nca_config.h").read_text())
     assert int(d["NCA_CHANNELS"]) == spec.CHANNELS and int(d["NCA_ALPHA"]) == spec.ALPHA
     assert int(d["NCA_HIDDEN"]) == shipped_rule.hidden
-    assert int(d["NCA_SHIFT1"]) == shipped_rule.shift1 and int(d["NCA_SHIFT2"]) == shipped_rule.shift2
+    # NCA_SHIFT2 is the shift of a channel at NCA_STATE_FRAC_BITS (RGBA): the others follow nca_state_frac
+    assert int(d["NCA_SHIFT1"]) == shipped_rule.shift1 and int(d["NCA_SHIFT2"]) == shipped_rule.shift2[spec.ALPHA]
+    assert int(d["NCA_STATE_FRAC_BITS"]) == spec.STATE_FRAC_BITS
     assert int(d["NCA_ALIVE_THRESHOLD"]) == spec.ALIVE_THRESHOLD
     assert int(d["NCA_SOBEL_SHIFT"]) == spec.SOBEL_SHIFT
     assert int(d["NCA_HASH_MUL1"].rstrip("UL"), 16) == spec.HASH_MUL1
@@ -47,7 +49,7 @@ def test_weights_are_the_model_integers(generated, shipped_rule):
     """Read back from the C text, decoding whichever storage codegen chose (docs/cell-rule.md)."""
     text = (generated / "nca_weights.c").read_text()
     arrays = {}
-    for name in ("nca_palette", "nca_w1", "nca_b1", "nca_w2q", "nca_b2"):
+    for name in ("nca_palette", "nca_w1", "nca_b1", "nca_w2q", "nca_b2", "nca_state_frac"):
         body = re.search(name + r"\[[^=]*= \{(.*?)\};", text, re.S)
         if body:
             arrays[name] = np.array([int(v) for v in re.findall(r"-?\d+", body[1])])
@@ -63,6 +65,7 @@ def test_weights_are_the_model_integers(generated, shipped_rule):
     # nca_w2q[q][c][k] = W2[c][4q + k]
     assert (w2q == shipped_rule.w2.reshape(16, H // 4, 4).transpose(1, 0, 2).ravel()).all()
     assert (arrays["nca_b2"] == shipped_rule.b2).all()
+    assert (arrays["nca_state_frac"] == shipped_rule.state_frac).all()
     assert "NCA_STORAGE" in text and "float" not in text and "double" not in text
 
 
@@ -79,8 +82,8 @@ def test_cli_report(tmp_path):
     assert r.returncode == 0, r.stderr
     rule = modelfile.load()
     H, Q = rule.hidden, -(-rule.hidden // 4)
-    # 4-bit indices (24 bytes a layer-1 row, 2 a layer-2 chunk row), 2 palettes of 16, int16 biases
-    assert rule.meta["palette"] == 16 and f"{H * 24 + Q * 16 * 2 + 32 + H * 2 + 32} bytes" in r.stdout
+    # 4-bit indices (24 bytes a layer-1 row, 2 a layer-2 chunk row), 2 palettes of 16, int16 biases, 16 state scales
+    assert rule.meta["palette"] == 16 and f"{H * 24 + Q * 16 * 2 + 32 + H * 2 + 32 + 16} bytes" in r.stdout
     assert f"{H} hidden units, 4-bit indices into a 16-value palette per layer" in r.stdout
     assert f"{48 * H + 16 * H} multiply-adds" in r.stdout and "256 bytes" in r.stdout
 

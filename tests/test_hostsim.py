@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from conftest import extreme_rule, palette_rule, random_rule
+from conftest import extreme_rule, palette_rule, random_rule, random_state_frac, scaled
 from hostsim import clib, grids
 from hostsim.__main__ import main as hostsim_main
 from reference import ScalarRule
@@ -16,7 +16,10 @@ from rule import intmodel, schedule, spec
 
 RULES = {"random": lambda: random_rule(1), "random-large": lambda: random_rule(2, scale=4.0),
          "extreme": lambda: extreme_rule(3), "extreme-wide": lambda: extreme_rule(4, hidden=200),
-         "palette": lambda: palette_rule(5), "palette-odd": lambda: palette_rule(6, hidden=37)}
+         "palette": lambda: palette_rule(5), "palette-odd": lambda: palette_rule(6, hidden=37),
+         # per-channel state scales (each layer-2 shift and the seed its own)
+         "scaled-random": lambda: random_rule(7, scale=3.0, state_frac=random_state_frac(7)),
+         "scaled-extreme": lambda: scaled(extreme_rule(8), 8)}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +93,7 @@ def test_single_cell_updates_property(crules, rule_name, cells, alive_bias):
     assert got[0].tolist() == ref.fire(lambda dx, dy: nbr[(dx, dy)])
 
 
-@pytest.mark.parametrize("name", ["extreme", "random-large"])
+@pytest.mark.parametrize("name", ["extreme", "random-large", "scaled-extreme"])
 def test_sanitized_equivalence_run(crules, name):
     """-fsanitize=undefined,address build, 1000 steps, every state compared."""
     rule, _ = crules[name]

@@ -81,12 +81,26 @@ def test_import_quantizes_evaluates_and_fine_tunes(tmp_path):
     assert all(np.array_equal(rule.float_params[f"float_{k}"], want[k].astype(np.float32)) for k in want)
     assert len(np.unique(rule.w1)) <= 16 and rule.target.shape == (12, 12, 4)
     before = rule.content_hash()
-    r = subprocess.run(cmd + ["--finetune", "3", "--out-dir", str(tmp_path / "ft"), "--no-eval"], capture_output=True,
-                       text=True, timeout=600)
+    # state scales given by hand: kept through fine-tuning (QAT learns within them)
+    hidden_frac = [5, 4, 3, 2, 6, 6, 5, 4, 3, 2, 6, 6]
+    r = subprocess.run(cmd + ["--finetune", "3", "--out-dir", str(tmp_path / "ft"), "--no-eval", "--state-frac",
+                              ",".join(map(str, hidden_frac))], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
+    assert "f = 6 6 6 6 5 4 3 2 6 6 5 4 3 2 6 6" in r.stdout
     tuned = modelfile.load(out)
     assert tuned.meta["trained_iterations"] == 3 and tuned.meta["imported"]["file"] == "demo.json"
-    assert tuned.content_hash() != before
+    assert tuned.content_hash() != before and tuned.state_frac == (6, 6, 6, 6, *hidden_frac)
+
+
+@pytest.mark.parametrize("text", ["7,6,6,6,6,6,6,6,6,6,6,6", "6,6", "six", "1,6,6,6,6,6,6,6,6,6,6,6"])
+def test_bad_state_frac_is_refused(tmp_path, text):
+    layers, _ = webgl_layers(float_rule(hidden=8))
+    src = tmp_path / "demo.json"
+    src.write_text(json.dumps(layers))
+    r = subprocess.run([sys.executable, "-m", "trainer", "import", str(src), "--format", "distill-webgl", "--target",
+                        "🦎", "--pattern-size", "8", "--grid", "12x12", "--out", str(tmp_path / "m.npz"),
+                        "--no-eval", "--state-frac", text], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "--state-frac" in r.stderr and "Traceback" not in r.stderr
 
 
 def damaged(change):

@@ -1,9 +1,11 @@
 """The integer model against hand-computed answers and the scalar reference of the doc."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from conftest import extreme_rule, palette_rule, random_rule, random_states
+from conftest import extreme_rule, palette_rule, random_rule, random_states, scaled
 from reference import ScalarRule
 from rule import intmodel, schedule, spec
 from rule.modelfile import CellRule
@@ -88,7 +90,8 @@ def test_sobel_reads_zero_outside_the_grid_and_saturates():
 
 @pytest.mark.parametrize("shape", [(5, 7), (1, 6), (4, 1), (1, 1)])
 @pytest.mark.parametrize("make", [lambda: random_rule(3), lambda: random_rule(4, scale=4.0),
-                                  lambda: extreme_rule(5), lambda: palette_rule(6)])
+                                  lambda: extreme_rule(5), lambda: palette_rule(6),
+                                  lambda: scaled(extreme_rule(7), 7), lambda: scaled(random_rule(8, scale=4.0), 8)])
 def test_integer_model_equals_scalar_reference(shape, make):
     rule = make()
     H, W = shape
@@ -116,3 +119,19 @@ def test_seed_state():
     s = intmodel.seed_state(2, 24, 24)
     assert s.dtype == torch.int8 and int(s.sum()) == 2 * 13 * 64
     assert s[0, 12, 12].tolist() == [0, 0, 0] + [64] * 13
+    # with per-channel scales the seed is still 1.0 in every channel: 2^f_c
+    rule = scaled(random_rule(1), 3)
+    cell = intmodel.seed_state(1, 5, 5, cell=rule.seed_cell)[0, 2, 2].tolist()
+    assert cell == [0, 0, 0] + [2 ** f for f in rule.state_frac[3:]] and 4 in cell and 64 in cell
+
+
+def test_layer2_shifts_each_channel_to_its_own_scale():
+    # one hidden unit at 128 (1.0); W2 = 64 at e2 = 6 (1.0): every channel's update is 1.0 in its units
+    w1 = np.zeros((1, spec.PERCEPTION), np.int8)
+    w1[0, 3 * A] = 127
+    rule = dataclasses.replace(hand_rule(w1=w1, w2=np.full((spec.CHANNELS, 1), 64), e1=7, e2=6), state_frac=(6,) * 4 + (2, 3, 4, 5, 6) + (6,) * 7)
+    grid = np.zeros((1, 1, 16), np.int8)
+    grid[0, 0, A] = 64   # alpha 1.0: a1 = 127 * 64 = 8128 at k1 = 6 -> h = 127
+    new = fire_all(rule, grid)[0][0]
+    # a2 = 64 * 127 = 8128 at 2^-(7+6): 0.992; in units of 2^-f: round_shift(8128, 13 - f)
+    assert new[4:9] == [4, 8, 16, 32, 64] and new[A] == 127   # alpha: 64 + 64 saturates

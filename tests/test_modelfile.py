@@ -1,4 +1,5 @@
 """Model files: round trip, and clear errors for every kind of bad file."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -6,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import random_rule
-from rule import modelfile
+from conftest import random_rule, scaled
+from rule import modelfile, spec
 from rule.modelfile import ModelFileError
 
 
@@ -31,6 +32,21 @@ def test_content_hash_tracks_the_integers():
     assert a.content_hash() == b.content_hash()
     b.w2[0, 0] += 1
     assert a.content_hash() != b.content_hash()
+
+
+def test_state_scales_round_trip_and_files_from_before_load_as_uniform(tmp_path):
+    rule = scaled(random_rule(3), 3)
+    back = modelfile.load(modelfile.save(rule, tmp_path / "s.npz"))
+    assert back.state_frac == rule.state_frac and back.content_hash() == rule.content_hash()
+    assert back.content_hash() != dataclasses.replace(rule, state_frac=spec.DEFAULT_STATE_FRAC).content_hash()
+    # a file written before state_frac existed: no such key, so every channel at 1/64, hash as it was
+    plain = random_rule(4)
+    path = modelfile.save(plain, tmp_path / "p.npz")
+    meta = json.loads(np.load(path)["meta"].tobytes())
+    meta.pop("state_frac")
+    old = rewrite(tmp_path / "old.npz", path, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    back = modelfile.load(old)
+    assert back.state_frac == spec.DEFAULT_STATE_FRAC and back.content_hash() == plain.content_hash()
 
 
 def rewrite(path, src, **changes):
@@ -80,6 +96,14 @@ BAD = {  # case -> (changes as a function of the good file, field named, words i
     "palette kept": (lambda g: {"meta": meta_bytes(g, palette=16)}, "w1", "at most 16 distinct values"),
     "palette size": (lambda g: {"meta": meta_bytes(g, palette=17)}, "meta.palette", "0 or 2..16"),
     "palette type": (lambda g: {"meta": meta_bytes(g, palette=True)}, "meta.palette", "0 or 2..16"),
+    "state_frac rgba": (lambda g: {"meta": meta_bytes(g, state_frac=[5] + [6] * 15)}, "meta.state_frac", "6 for RGBA"),
+    "state_frac range": (lambda g: {"meta": meta_bytes(g, state_frac=[6] * 4 + [1] + [6] * 11)}, "meta.state_frac",
+                         "each in 2..6"),
+    "state_frac high": (lambda g: {"meta": meta_bytes(g, state_frac=[6] * 15 + [7])}, "meta.state_frac", "2..6"),
+    "state_frac length": (lambda g: {"meta": meta_bytes(g, state_frac=[6] * 15)}, "meta.state_frac", "16 integers"),
+    "state_frac type": (lambda g: {"meta": meta_bytes(g, state_frac=[6] * 4 + [True] * 12)}, "meta.state_frac",
+                        "16 integers"),
+    "state_frac null": (lambda g: {"meta": meta_bytes(g, state_frac=None)}, "meta.state_frac", "16 integers"),
 }
 
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import extreme_rule, random_rule, random_states
+from conftest import extreme_rule, random_rule, random_state_frac, random_states, scaled
 from rule import intmodel, schedule, spec
 from trainer.nca import NCA
 
@@ -29,7 +29,9 @@ def assert_qat_equals_int(rule, states, seeds, steps):
 
 @pytest.mark.parametrize("shape", [(9, 9), (6, 11), (1, 8), (7, 1)])
 def test_qat_equals_integer_model_random_rules(shape):
-    for rule in (random_rule(1), random_rule(2, scale=3.0), NCA.random(24, 4, 2.0, palette=16).export()):
+    for rule in (random_rule(1), random_rule(2, scale=3.0), NCA.random(24, 4, 2.0, palette=16).export(),
+                 random_rule(3, scale=3.0, state_frac=random_state_frac(3)),
+                 NCA.random(24, 5, 2.0, palette=16, state_frac=random_state_frac(5)).export()):
         # from_rule keeps the float weights, whose QAT quantization must give back the file's ints
         states = random_states(5, 3, *shape)
         assert_qat_equals_int(rule, states, torch.tensor([0, 1, 99]), 40)
@@ -37,8 +39,8 @@ def test_qat_equals_integer_model_random_rules(shape):
 
 def test_qat_equals_integer_model_extreme_rule():
     # no float twin: the model is built from the dequantized integers, which quantize back exactly
-    rule = extreme_rule(7)
-    assert_qat_equals_int(rule, random_states(6, 2, 8, 8), torch.tensor([5, 6]), 30)
+    for rule in (extreme_rule(7), scaled(extreme_rule(8), 8)):
+        assert_qat_equals_int(rule, random_states(6, 2, 8, 8), torch.tensor([5, 6]), 30)
 
 
 def test_qat_equals_integer_model_shipped_growth(shipped_rule):

@@ -184,6 +184,9 @@ def main(argv=None):
                     help="distinct weight values per layer (16: 4-bit weights, what fits the cell; 0: any int8)")
     im.add_argument("--perception-order", choices=["interleaved", "grouped"], default="interleaved",
                     help="torch format: layer 1's inputs 3c + k (a grouped convolution's order) or 16k + c (concatenated)")
+    im.add_argument("--state-frac", default="auto", metavar="auto|uniform|F4,...,F15",
+                    help="each hidden channel's scale, 1.0 = 2^f (f 2..6): auto calibrates it on the float rule's "
+                         "rollouts; uniform keeps 6 (range +-2) everywhere")
     im.add_argument("--finetune", type=int, default=0, metavar="N", help="then N quantization-aware iterations")
     im.add_argument("--out-dir", metavar="DIR", help="run folder of the fine-tuning (default runs/import-NAME)")
     im.add_argument("--runs", type=int, default=16, help="schedule seeds per evaluation")

@@ -52,20 +52,20 @@ def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu
     seeds = torch.arange(runs, dtype=torch.int64, device=device)
     r = intmodel.IntRule(rule, device)
     with torch.no_grad():
-        s = run_int(r, intmodel.seed_state(runs, H, W, device), seeds, 0, GROWTH_STEPS, threshold)
+        s = run_int(r, intmodel.seed_state(runs, H, W, device, rule.seed_cell), seeds, 0, GROWTH_STEPS, threshold)
         growth = int_loss(s, target)
         regen = int_loss(run_int(r, erase_left_half(s), seeds, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS,
                                  threshold), target)
         persist = int_loss(run_int(r, s, seeds, GROWTH_STEPS, PERSIST_STEPS, threshold), target)
 
         living = dead_boards(runs, H, W, device).permute(0, 2, 3, 1) > 0
-        s = intmodel.seed_state(runs, H, W, device)
+        s = intmodel.seed_state(runs, H, W, device, rule.seed_cell)
         for t in range(GROWTH_STEPS):
             s = intmodel.step(r, s, seeds, t, threshold) * living
         dead = living_loss(s, target, living)
 
         model = NCA.from_rule(rule).to(device)
-        S = intmodel.seed_state(runs, H, W, device).permute(0, 3, 1, 2).float()
+        S = intmodel.seed_state(runs, H, W, device, rule.seed_cell).permute(0, 3, 1, 2).float()
         for t in range(GROWTH_STEPS):
             S = model.step(S, schedule.fire_mask(seeds, t, H, W, threshold), quantize=False)
         float_growth = float(per_sample_loss(S, target).mean())
@@ -93,7 +93,7 @@ def evaluate_float(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, devic
         return float(per_sample_loss(S, target).mean())
 
     with torch.no_grad():
-        S = run(intmodel.seed_state(runs, H, W, device).permute(0, 3, 1, 2).float(), 0, GROWTH_STEPS)
+        S = run(intmodel.seed_state(runs, H, W, device, rule.seed_cell).permute(0, 3, 1, 2).float(), 0, GROWTH_STEPS)
         erased = S.clone()
         erased[..., : W // 2] = 0
         return {"growth_loss": loss(S), "persist_loss": loss(run(S, GROWTH_STEPS, PERSIST_STEPS)),
@@ -124,7 +124,7 @@ def evaluate_on_grid(rule: CellRule, grid: dict, runs: int = 16, fire_rate: floa
     def run(S, start, stop, condition, living=None):
         return grid_run(rule, S, start, stop, conds[condition], seeds, threshold, living, device)
 
-    seed = intmodel.seed_state(runs, H, W, device).permute(0, 3, 1, 2).float()
+    seed = intmodel.seed_state(runs, H, W, device, rule.seed_cell).permute(0, 3, 1, 2).float()
     out = {"runs": runs, "fire_rate": fire_rate, "grid_conditions": grid.get("measured", {})}
     with torch.no_grad():
         S = run(seed, 0, GROWTH_STEPS, conditions.CLEAN)
@@ -151,7 +151,7 @@ def loss_after(rule: CellRule, stop: int, condition: dict | None = None, dead: b
     threshold = schedule.fire_threshold(fire_rate)
     seeds = torch.arange(runs, dtype=torch.int64, device=device)
     living = dead_boards(runs, H, W, device) if dead else None
-    S = intmodel.seed_state(runs, H, W, device).permute(0, 3, 1, 2).float()
+    S = intmodel.seed_state(runs, H, W, device, rule.seed_cell).permute(0, 3, 1, 2).float()
     with torch.no_grad():
         for start, end in ((0, erase_at), (erase_at, stop)) if erase_at is not None else ((0, stop),):
             if start:
@@ -191,7 +191,7 @@ def save_pictures(rule: CellRule, out_dir, fire_rate: float = 0.5, schedule_seed
     seeds = torch.tensor([schedule_seed], dtype=torch.int64)
     growth_shots, regen_shots = (0, 10, 25, 50, 100, 200, 1000, 2000), (0, 25, 50, 100, 200, 300)
     with torch.no_grad():
-        s, growth, frames = intmodel.seed_state(1, H, W), [], []
+        s, growth, frames = intmodel.seed_state(1, H, W, cell=rule.seed_cell), [], []
         for t in range(PERSIST_STEPS + 1):
             if t in growth_shots:
                 growth.append(s[0])

@@ -145,15 +145,48 @@ def model_name(path: Path) -> str:
     return (re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem) or "imported")[:32]
 
 
-def quantize(floats: dict, palette: int, meta: dict, target: np.ndarray):
-    """The int8 rule of these float weights, quantized after training (the trainer's own rounding)."""
-    import torch
-    from trainer.nca import NCA
-    model = NCA(floats["w1"].shape[0], palette=palette)
-    with torch.no_grad():
-        for k, v in floats.items():
-            getattr(model, k).copy_(torch.from_numpy(v))
-    return model.export(meta=meta, target=target)
+def quantize(floats: dict, palette: int, meta: dict, target: np.ndarray, state_frac=spec.DEFAULT_STATE_FRAC,
+             calibration: dict | None = None):
+    """The int8 rule of these float weights, quantized after training: the trainer's own rounding,
+    or with `calibration` (ptq.calibrate) rounding that keeps each layer's outputs on the rule's
+    own inputs (ptq.round_compensated), to any int8 or to the layer's 16-value palette."""
+    import dataclasses
+
+    from trainer.palette import palettize
+    from trainer.ptq import float_model, round_compensated
+    model = float_model(floats, state_frac)
+    model.palette = palette
+    rule = model.export(meta=meta, target=target)
+    if calibration is None:
+        return rule
+    e1, e2 = model.exponents()
+    scale = 2.0 ** (np.repeat(np.array(state_frac, np.float64), 3) - spec.STATE_FRAC_BITS)
+    layers = ((model.folded_w1().detach().double().numpy() * 2.0 ** e1, calibration["perception"] * scale),
+              (floats["w2"].astype(np.float64) * 2.0 ** e2, calibration["hidden"] * 2.0 ** spec.HIDDEN_FRAC_BITS))
+    ints = []
+    for w, inputs in layers:
+        values = np.unique(palettize(w, palette)) if palette else np.arange(-spec.WEIGHT_MAX, spec.WEIGHT_MAX + 1.0)
+        ints.append(round_compensated(w, inputs, values).astype(np.int8))
+    return dataclasses.replace(rule, w1=ints[0], w2=ints[1])
+
+
+def parse_state_frac(text: str):
+    """--state-frac: 'auto' (None: calibrate), 'uniform' (all 6), or 12 numbers for the hidden channels."""
+    from rule import cli
+    if text == "auto":
+        return None
+    if text == "uniform":
+        return spec.DEFAULT_STATE_FRAC
+    try:
+        hidden = [int(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        hidden = []
+    f = (spec.STATE_FRAC_BITS,) * (spec.ALPHA + 1) + tuple(hidden)
+    if len(hidden) != spec.CHANNELS - spec.ALPHA - 1 or not all(spec.STATE_FRAC_MIN <= v <= spec.STATE_FRAC_BITS
+                                                                for v in hidden):
+        raise cli.UsageError(f"--state-frac: expected auto, uniform or {spec.CHANNELS - spec.ALPHA - 1} integers "
+                             f"{spec.STATE_FRAC_MIN}..{spec.STATE_FRAC_BITS} (hidden channels 4-15), got {text!r:.80}")
+    return f
 
 
 def print_figures(title: str, figures: dict, reference: dict | None = None):
@@ -169,6 +202,7 @@ def main(args) -> int:
     from rule import cli, modelfile
     from trainer.config import TrainConfig
     from trainer.evaluate import evaluate, evaluate_float
+    from trainer.ptq import calibrate
     from trainer.target import load_target
     from trainer.train import Trainer
     src = Path(args.file)
@@ -179,16 +213,23 @@ def main(args) -> int:
         raise cli.UsageError(f"--pattern-size: expected 1..{width} (the grid), got {args.pattern_size}")
     if args.finetune < 0 or args.runs < 1:
         raise cli.UsageError("--finetune: expected at least 0; --runs: at least 1")
+    state_frac = parse_state_frac(args.state_frac)
     floats = read_rule(src, args.format, args.perception_order)
     hidden = floats["w1"].shape[0]
     name = args.name or model_name(src)
     target = load_target(args.target, args.pattern_size, width)
     meta = {"name": name, "target": args.target, "pattern_size": args.pattern_size, "grid": [width, height],
             "imported": {"format": args.format, "file": src.name[:80], "perception_order": args.perception_order}}
-    rule = quantize(floats, args.palette, meta, target)
+    if not args.quiet:
+        print(f"{src}: calibrating on the float rule's own rollouts ({width}x{height}, from the seed)...", flush=True)
+    calibration = calibrate(floats, width, height, device=args.device or "cpu")
+    state_frac = state_frac or calibration["state_frac"]
+    rule = quantize(floats, args.palette, meta, target, state_frac, calibration)
     out = modelfile.save(rule, args.out)
     print(f"{src}: {args.format}, 48 -> {hidden} -> 16; quantized to int8"
           + (f" with {args.palette}-value palettes" if args.palette else "") + f": {out}")
+    print("  state scale per channel (1.0 = 2^f): f = " + " ".join(map(str, state_frac))
+          + "  (range of a channel: +-2^(7-f))")
     if args.no_eval and not args.finetune:
         return 0
     fig_float = evaluate_float(rule, args.runs) if not args.no_eval else None

@@ -1,7 +1,8 @@
 """The trainable cell rule: float forward, and the quantization-aware (QAT) forward whose values
 are exactly the integer rule's (docs/cell-rule.md), with straight-through gradients.
 
-State tensors are [batch, 16, height, width] in state units (1 unit = 1/64), float32.
+State tensors are [batch, 16, height, width] in state units (channel c: 1 unit = 2^-f_c, the
+rule's state_frac; RGBA 1/64), float32.
 In QAT mode every value the forward produces is an integer below 2^24, so float32 holds it and
 every sum of it exactly; TF32 is switched off so CUDA keeps that true.
 """
@@ -83,9 +84,14 @@ def perceive(S: torch.Tensor, neighbours=None):
 
 
 class NCA(torch.nn.Module):
-    def __init__(self, hidden: int, seed: int | None = None, palette: int = 0):
+    def __init__(self, hidden: int, seed: int | None = None, palette: int = 0, state_frac=spec.DEFAULT_STATE_FRAC):
         super().__init__()
         self.palette = palette  # 0: any int8 weights; n: at most n distinct values per layer
+        self.state_frac = tuple(state_frac)
+        f = torch.tensor(self.state_frac, dtype=torch.float32)
+        # channel c's unit (2^f_c per 1.0), and per perception input 3c+k its channel's
+        self.register_buffer("unit", 2.0 ** f, persistent=False)
+        self.register_buffer("input_unit", (2.0 ** f).repeat_interleave(3), persistent=False)
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         bound = 1.0 / math.sqrt(spec.PERCEPTION)
         self.w1 = torch.nn.Parameter((torch.rand(hidden, spec.PERCEPTION, generator=g) * 2 - 1) * bound)
@@ -93,20 +99,30 @@ class NCA(torch.nn.Module):
         self.w2 = torch.nn.Parameter(torch.zeros(spec.CHANNELS, hidden))  # article: do-nothing start
         self.b2 = torch.nn.Parameter(torch.zeros(spec.CHANNELS))
 
+    def folded_w1(self):
+        """Layer 1's weights on inputs in 1/64 units: each channel's 2^(6 - f_c) folded in, so one
+        accumulator scale serves every channel (docs/cell-rule.md, "Scales and shifts")."""
+        return self.w1 * (2.0 ** spec.STATE_FRAC_BITS / self.input_unit)
+
     def exponents(self):
-        return weight_exponent(self.w1), weight_exponent(self.w2)
+        return weight_exponent(self.folded_w1()), weight_exponent(self.w2)
+
+    def shifts2(self, e2: int) -> torch.Tensor:
+        """Layer 2's rounding shift per output channel, as floats [16]."""
+        return torch.tensor([float(spec.layer2_shift(e2, f)) for f in self.state_frac], device=self.unit.device)
 
     def qat_weights(self):
-        """(w1, b1, w2, b2, k1, k2) of the integer rule, with straight-through gradients. A
-        rollout computes them once (the palette's k-means runs on the CPU) and passes them to
-        every step."""
+        """(w1, b1, w2, b2, k1, k2) of the integer rule, with straight-through gradients (k2 per
+        output channel). A rollout computes them once (the palette's k-means runs on the CPU) and
+        passes them to every step."""
         e1, e2 = self.exponents()
         f1, f2 = spec.STATE_FRAC_BITS + e1, spec.HIDDEN_FRAC_BITS + e2
-        return (ste(quantize_weight(self.w1, e1, self.palette), self.w1 * 2.0 ** e1),
+        w1 = self.folded_w1()
+        return (ste(quantize_weight(w1, e1, self.palette), w1 * 2.0 ** e1),
                 ste(quantize_bias(self.b1, f1), self.b1 * 2.0 ** f1),
                 ste(quantize_weight(self.w2, e2, self.palette), self.w2 * 2.0 ** e2),
                 ste(quantize_bias(self.b2, f2), self.b2 * 2.0 ** f2),
-                spec.layer1_shift(e1), spec.layer2_shift(e2))
+                spec.layer1_shift(e1), self.shifts2(e2))
 
     def step(self, S, fire, quantize: bool, weights=None, neighbours=None):
         """One step: cells where `fire` [B, H, W] is true apply the rule; the others keep state.
@@ -129,10 +145,9 @@ class NCA(torch.nn.Module):
             new = S + d.permute(0, 3, 1, 2)
             new = ste(torch.clamp(new, -128, 127), torch.clamp(new, -128, 127))
         else:
-            unit = 2.0 ** spec.STATE_FRAC_BITS
-            h = torch.relu((p / unit) @ self.w1.T + self.b1)
-            d = h @ self.w2.T + self.b2
-            new = S + unit * d.permute(0, 3, 1, 2)
+            h = torch.relu((p / self.input_unit) @ self.w1.T + self.b1)
+            d = (h @ self.w2.T + self.b2) * self.unit
+            new = S + d.permute(0, 3, 1, 2)
 
         post = torch.maximum(new[:, spec.ALPHA:spec.ALPHA + 1].detach(), nb) > threshold
         new = torch.where(pre & post, new, torch.zeros((), device=dev))
@@ -142,7 +157,7 @@ class NCA(torch.nn.Module):
         """The integer rule this module's QAT forward computes (same rounding functions)."""
         e1, e2 = self.exponents()
         with torch.no_grad():
-            ints = [quantize_weight(self.w1, e1, self.palette), quantize_bias(self.b1, spec.STATE_FRAC_BITS + e1),
+            ints = [quantize_weight(self.folded_w1(), e1, self.palette), quantize_bias(self.b1, spec.STATE_FRAC_BITS + e1),
                     quantize_weight(self.w2, e2, self.palette), quantize_bias(self.b2, spec.HIDDEN_FRAC_BITS + e2)]
         dtypes = [np.int8, np.int16, np.int8, np.int16]
         w1, b1, w2, b2 = [t.cpu().numpy().astype(dt) for t, dt in zip(ints, dtypes)]
@@ -152,20 +167,21 @@ class NCA(torch.nn.Module):
         if self.palette:
             meta["palette"] = self.palette
         return CellRule(w1=w1, b1=b1, w2=w2, b2=b2, w1_exp=e1, w2_exp=e2, meta=meta,
-                        float_params=floats, target=target)
+                        float_params=floats, target=target, state_frac=self.state_frac)
 
     @staticmethod
     def rule_weights(rule: CellRule, device="cpu"):
         """A model file's integer rule as the `weights` of a QAT step (exactly the integer model)."""
         def t(a):
             return torch.from_numpy(a.astype(np.float32)).to(device)
-        return t(rule.w1), t(rule.b1), t(rule.w2), t(rule.b2), rule.shift1, rule.shift2
+        return t(rule.w1), t(rule.b1), t(rule.w2), t(rule.b2), rule.shift1, t(np.array(rule.shift2))
 
     @classmethod
-    def random(cls, hidden: int, seed: int, scale: float = 1.0, palette: int = 0) -> "NCA":
+    def random(cls, hidden: int, seed: int, scale: float = 1.0, palette: int = 0,
+               state_frac=spec.DEFAULT_STATE_FRAC) -> "NCA":
         """An untrained rule that does something (the article's do-nothing start would not): random
         second layer and biases; `scale` multiplies every weight (large values drive saturation)."""
-        m = cls(hidden, seed=seed, palette=palette)
+        m = cls(hidden, seed=seed, palette=palette, state_frac=state_frac)
         g = torch.Generator().manual_seed(seed + 1)
         with torch.no_grad():
             m.w1.mul_(scale)
@@ -177,13 +193,14 @@ class NCA(torch.nn.Module):
     @classmethod
     def from_rule(cls, rule: CellRule) -> "NCA":
         """The float rule stored in a model file (falls back to the dequantized integer rule)."""
-        m = cls(hidden=rule.hidden, palette=rule.meta.get("palette", 0))
+        m = cls(hidden=rule.hidden, palette=rule.meta.get("palette", 0), state_frac=rule.state_frac)
         with torch.no_grad():
             if rule.float_params is not None:
                 for n in ("w1", "b1", "w2", "b2"):
                     getattr(m, n).copy_(torch.from_numpy(rule.float_params[f"float_{n}"]))
             else:
-                m.w1.copy_(torch.from_numpy(rule.w1.astype(np.float32)) * 2.0 ** -rule.w1_exp)
+                m.w1.copy_(torch.from_numpy(rule.w1.astype(np.float32)) * 2.0 ** -rule.w1_exp
+                           * m.input_unit / 2.0 ** spec.STATE_FRAC_BITS)
                 m.b1.copy_(torch.from_numpy(rule.b1.astype(np.float32)) * 2.0 ** -(spec.STATE_FRAC_BITS + rule.w1_exp))
                 m.w2.copy_(torch.from_numpy(rule.w2.astype(np.float32)) * 2.0 ** -rule.w2_exp)
                 m.b2.copy_(torch.from_numpy(rule.b2.astype(np.float32)) * 2.0 ** -(spec.HIDDEN_FRAC_BITS + rule.w2_exp))

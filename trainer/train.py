@@ -31,9 +31,9 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def seed_units(grid: int, device) -> torch.Tensor:
+def seed_units(grid: int, device, cell=spec.SEED_CELL) -> torch.Tensor:
     """The seed state, float [16, grid, grid] in state units."""
-    return intmodel.seed_state(1, grid, grid, device)[0].permute(2, 0, 1).float()
+    return intmodel.seed_state(1, grid, grid, device, cell)[0].permute(2, 0, 1).float()
 
 
 def per_sample_loss(S: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -88,7 +88,7 @@ class Trainer:
             self.model.palette = cfg.palette
         self.model = self.model.to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.seed = seed_units(cfg.grid_size, self.device)
+        self.seed = seed_units(cfg.grid_size, self.device, spec.seed_cell(self.model.state_frac))
         self.pool = self.seed.repeat(cfg.pool_size, 1, 1, 1)
         self.iteration = 0
         self.history: list[float] = []

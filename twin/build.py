@@ -12,9 +12,9 @@ CORE = REPO / "firmware" / "core"
 WIRING = REPO / "firmware" / "avr" / "wiring.h"
 # The AVR kernel's cost of a live update, per multiply-add, by weight storage (python -m avrsim
 # cycles, growth states' mean, docs/firmware.md): int8 66,980 cycles for a 64-unit rule's 4,096
-# multiply-adds; 4-bit palette indices 153,381 for the shipped 128-unit rule's 8,192. Other
+# multiply-adds; 4-bit palette indices 155,343 for the shipped 128-unit rule's 8,192. Other
 # rules cost in proportion.
-AVR_CYCLES_PER_MAC = {"int8": 66980 / 4096, "palette": 153381 / 8192}
+AVR_CYCLES_PER_MAC = {"int8": 66980 / 4096, "palette": 155343 / 8192}
 
 
 def fire_cycles(rule) -> int:

@@ -84,7 +84,7 @@ static void plant_or_clear(struct cell *c, uint8_t op)
 {
     uint8_t ch;
     for (ch = 0; ch < NCA_CHANNELS; ch++) {
-        c->state[ch] = (int8_t)(op == 'P' && ch >= NCA_ALPHA ? 1 << NCA_STATE_FRAC_BITS : 0);
+        c->state[ch] = (int8_t)(op == 'P' ? nca_seed_value(ch) : 0);
     }
     send_soon(c);
 }

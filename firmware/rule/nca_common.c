@@ -1,6 +1,7 @@
 /* The parts of a firing every nca_fire shares: alive check, perception, requantization.
  * Plain C99; every product fits 16 bits, so a 16-bit-int AVR computes what a 64-bit host does. */
 #include "nca_rule.h"
+#include "nca_weights.h"
 
 /* Sobel kernels over the neighbours in nca_rule.h order; |sum| <= 4 * 128 + 4 * 127 = 1020 */
 static const int8_t SOBEL_X[NCA_NEIGHBOURS] = {-1, 0, 1, -2, 2, -1, 0, 1};
@@ -73,9 +74,15 @@ void nca_clear(int8_t out[NCA_CHANNELS])
     }
 }
 
-int8_t nca_output(int8_t s, int32_t acc2)
+int8_t nca_output(int8_t s, int32_t acc2, uint8_t c)
 {
-    return saturate8((int32_t)s + nca_round_shift(acc2, NCA_SHIFT2));
+    uint8_t k = (uint8_t)(NCA_SHIFT2 + NCA_STATE_FRAC_BITS - NCA_READ_U8(&nca_state_frac[c]));
+    return saturate8((int32_t)s + nca_round_shift(acc2, k));
+}
+
+int8_t nca_seed_value(uint8_t c)
+{
+    return (int8_t)(c < NCA_ALPHA ? 0 : 1 << NCA_READ_U8(&nca_state_frac[c]));
 }
 
 void nca_alive_after(int8_t out[NCA_CHANNELS], int8_t nb)

@@ -36,7 +36,7 @@ void nca_fire(const int8_t self[NCA_CHANNELS], const int8_t nbr[NCA_NEIGHBOURS][
         }
     }
     for (c = 0; c < NCA_CHANNELS; c++) {
-        out[c] = nca_output(self[c], acc[c]);
+        out[c] = nca_output(self[c], acc[c], c);
     }
     nca_alive_after(out, nb);
 }

@@ -23,7 +23,8 @@ void nca_perceive(const int8_t self[NCA_CHANNELS], const int8_t nbr[NCA_NEIGHBOU
                   int8_t p[NCA_PERCEPTION]);
 int32_t nca_round_shift(int32_t v, uint8_t k); /* floor((v + 2^(k-1)) / 2^k), k >= 1 */
 uint8_t nca_hidden(int32_t a1);                /* ReLU, round_shift by NCA_SHIFT1, saturate */
-int8_t nca_output(int8_t s, int32_t acc2);     /* s + round_shift(acc2, NCA_SHIFT2), saturated */
+int8_t nca_output(int8_t s, int32_t acc2, uint8_t c); /* s + round_shift(acc2, channel c's shift), saturated */
+int8_t nca_seed_value(uint8_t c);              /* channel c of the seed: 1.0 in its units, colour 0 */
 void nca_alive_after(int8_t out[NCA_CHANNELS], int8_t nb); /* zero out unless still alive */
 void nca_clear(int8_t out[NCA_CHANNELS]);
 

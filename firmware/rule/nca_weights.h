@@ -39,6 +39,7 @@ extern const int16_t nca_b1[NCA_HIDDEN] NCA_STORAGE;
  * chunk's weights for one output are adjacent */
 extern const nca_w_t nca_w2q[NCA_W2_CHUNKS][NCA_CHANNELS][NCA_W2_BYTES] NCA_STORAGE;
 extern const int16_t nca_b2[NCA_CHANNELS] NCA_STORAGE;
+extern const uint8_t nca_state_frac[NCA_CHANNELS] NCA_STORAGE;
 
 /* Weight k of a row stored at `row` (palette `layer` when NCA_PALETTE), as int8 */
 static inline int8_t nca_weight(const nca_w_t *row, uint8_t k, uint8_t layer)

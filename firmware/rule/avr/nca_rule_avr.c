@@ -61,7 +61,7 @@ void nca_fire(const int8_t self[NCA_CHANNELS], const int8_t nbr[NCA_NEIGHBOURS][
         }
     }
     for (c = 0; c < NCA_CHANNELS; c++) {
-        out[c] = nca_output(self[c], nca_avr_acc_get(acc24 + 3 * c));
+        out[c] = nca_output(self[c], nca_avr_acc_get(acc24 + 3 * c), c);
     }
     nca_alive_after(out, nb);
 }
