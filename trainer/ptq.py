@@ -9,7 +9,7 @@ regrowth of an erased half, as the eval runs them):
   int8, or the layer's 16-value palette), and the rounding error of each column is pushed onto the
   columns not yet rounded, weighted by how the inputs co-vary, so the layer's *outputs* on real
   inputs move as little as possible. Plain rounding minimises each weight's error instead, which
-  for 4-bit palettes costs far more (measured in docs/default-rule.md, "Bring your own rule").
+  for 4-bit palettes costs far more (measured in docs/import.md).
 The integers are still ordinary int8 weights of the integer rule: nothing in the cell changes.
 """
 import math
@@ -17,7 +17,8 @@ import math
 import numpy as np
 import torch
 
-from rule import schedule, spec
+from rule import intmodel, schedule, spec
+from trainer import palette
 from trainer.nca import NCA, PERCEPTION_DIVISOR, perceive
 
 CALIBRATION_QUANTILE = 0.9999   # of |value| per channel over living cells: the range a channel gets
@@ -41,8 +42,7 @@ def calibrate(floats: dict, width: int, height: int, runs: int = 4, device="cpu"
     model = float_model(floats).to(device)
     threshold = schedule.fire_threshold(0.5)
     seeds = torch.arange(runs, dtype=torch.int64, device=device)
-    S = torch.zeros(runs, spec.CHANNELS, height, width, device=device)
-    S[:, :, height // 2, width // 2] = torch.tensor(spec.SEED_CELL, dtype=torch.float32)
+    S = intmodel.seed_state(runs, height, width, device).permute(0, 3, 1, 2).float()
     states, inputs = [], []
     with torch.no_grad():
         for t in range(PERSIST_STEPS + REGEN_STEPS):
@@ -79,7 +79,7 @@ def state_frac_for(values: np.ndarray) -> tuple:
 
 def nearest(x: np.ndarray, values: np.ndarray) -> np.ndarray:
     """The nearest of the sorted, distinct `values` for each x (ties: the lower)."""
-    return values[np.searchsorted((values[1:] + values[:-1]) / 2, x, side="left")]
+    return values[palette.nearest(x, values)]
 
 
 def round_compensated(w: np.ndarray, inputs: np.ndarray, values: np.ndarray) -> np.ndarray:
