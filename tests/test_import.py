@@ -80,7 +80,6 @@ def test_import_quantizes_evaluates_and_fine_tunes(tmp_path):
     assert rule.hidden == 24 and rule.meta["imported"]["format"] == "distill-webgl" and rule.meta["name"] == "demo"
     assert all(np.array_equal(rule.float_params[f"float_{k}"], want[k].astype(np.float32)) for k in want)
     assert len(np.unique(rule.w1)) <= 16 and rule.target.shape == (12, 12, 4)
-    before = rule.content_hash()
     # state scales given by hand: kept through fine-tuning (QAT learns within them)
     hidden_frac = [5, 4, 3, 2, 6, 6, 5, 4, 3, 2, 6, 6]
     r = subprocess.run(cmd + ["--finetune", "3", "--out-dir", str(tmp_path / "ft"), "--no-eval", "--state-frac",
@@ -88,8 +87,10 @@ def test_import_quantizes_evaluates_and_fine_tunes(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "f = 6 6 6 6 5 4 3 2 6 6 5 4 3 2 6 6" in r.stdout
     tuned = modelfile.load(out)
-    assert tuned.meta["trained_iterations"] == 3 and tuned.meta["imported"]["file"] == "demo.json"
-    assert tuned.content_hash() != before and tuned.state_frac == (6, 6, 6, 6, *hidden_frac)
+    kept = tuned.meta["trained_iterations"]   # the better-checked of the start (0) and the end (3)
+    assert f"kept the rule of iteration {kept} " in r.stdout and kept in (0, 3)
+    assert tuned.meta["imported"]["file"] == "demo.json" and tuned.state_frac == (6, 6, 6, 6, *hidden_frac)
+    assert len(np.unique(tuned.w1)) <= 16 and len(np.unique(tuned.w2)) <= 16
 
 
 @pytest.mark.parametrize("text", ["7,6,6,6,6,6,6,6,6,6,6,6", "6,6", "six", "1,6,6,6,6,6,6,6,6,6,6,6"])

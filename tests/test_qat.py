@@ -1,4 +1,7 @@
 """The quantization-aware forward computes exactly the integer rule; CPU == CUDA."""
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 
@@ -7,10 +10,10 @@ from rule import intmodel, schedule, spec
 from trainer.nca import NCA
 
 
-def run_both(rule, states, seeds, steps, device="cpu"):
-    """Yield (int model state, QAT state as int8) after every step."""
+def run_both(rule, states, seeds, steps, device="cpu", model=None):
+    """Yield (int model state, QAT state as int8) after every step (model: NCA.from_rule(rule))."""
     r = intmodel.IntRule(rule, device)
-    model = NCA.from_rule(rule).to(device)
+    model = (model or NCA.from_rule(rule)).to(device)
     s = states.to(device)
     S = s.permute(0, 3, 1, 2).float()
     B, H, W, _ = s.shape
@@ -21,8 +24,8 @@ def run_both(rule, states, seeds, steps, device="cpu"):
         yield t, s, S
 
 
-def assert_qat_equals_int(rule, states, seeds, steps):
-    for t, s, S in run_both(rule, states, seeds, steps):
+def assert_qat_equals_int(rule, states, seeds, steps, model=None):
+    for t, s, S in run_both(rule, states, seeds, steps, model=model):
         assert torch.equal(S, S.round()), f"step {t}: QAT state not integral"
         assert torch.equal(S.permute(0, 2, 3, 1).to(torch.int8), s), f"step {t}: differs"
 
@@ -80,3 +83,25 @@ def test_cpu_equals_cuda(shipped_rule):
         for (t, s, S), (_, sg, Sg) in zip(cpu, gpu):
             assert torch.equal(s, sg.cpu()), f"int model step {t}"
             assert torch.equal(S, Sg.cpu()), f"QAT step {t}"
+
+
+def test_fixed_integers_start_at_the_rule_and_keep_its_scales_and_values():
+    # an imported palette rule: calibrated values whose extremes are far below 127, so the float
+    # weights' own exponents would differ; fix_integers holds the rule's
+    base = NCA.random(24, 6, 2.0, palette=16, state_frac=random_state_frac(6)).export()
+    rule = dataclasses.replace(base, w1=(base.w1 // 4).astype(np.int8), w2=(base.w2 // 3).astype(np.int8),
+                               float_params=None)
+    model = NCA(rule.hidden, palette=16, state_frac=rule.state_frac)
+    model.fix_integers(rule)
+    start = model.export()
+    assert all(np.array_equal(getattr(start, n), getattr(rule, n)) for n in ("w1", "b1", "w2", "b2"))
+    assert (start.w1_exp, start.w2_exp) == (rule.w1_exp, rule.w2_exp) != NCA.from_rule(rule).exponents()
+    assert_qat_equals_int(rule, random_states(7, 2, 8, 8), torch.tensor([3, 4]), 20, model)
+    with torch.no_grad():                                      # what training does: weights move
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(0)) * p.abs().max() * 0.3)
+    moved = model.export()
+    assert (moved.w1_exp, moved.w2_exp) == (rule.w1_exp, rule.w2_exp)
+    for n in ("w1", "w2"):
+        assert set(np.unique(getattr(moved, n))) <= set(np.unique(getattr(rule, n)))
+        assert not np.array_equal(getattr(moved, n), getattr(rule, n))

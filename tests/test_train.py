@@ -134,3 +134,55 @@ def test_bench_recipe_trains_evaluates_and_tables_each_picture(tmp_path):
     assert r.returncode == 0 and (tmp_path / "fish" / "checkpoint.npz").stat().st_mtime_ns == first
     bad = subprocess.run(cmd[:6] + ["unicorn"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--emoji: unknown 'unicorn'" in bad.stderr
+
+
+def test_fine_tuning_from_integers_on_a_pool_of_the_start_rule(tmp_path, monkeypatch):
+    # what `trainer import --finetune` runs: the start's integers, scales and palettes held
+    start = Trainer(small(tmp_path)).run(progress=False)
+    cfg = dataclasses.replace(small(tmp_path / "ft", init_from=str(tmp_path / "run" / "model.npz"), init_integers=True,
+                                    pool_from_start=True, pool_size=16), float_iters=0, qat_iters=4)
+    t = Trainer(cfg)
+    assert all(np.array_equal(getattr(t.export(), n), getattr(start, n)) for n in ("w1", "b1", "w2", "b2"))
+    seen = []
+    original = Trainer.train_step
+    def record(self):
+        seen.append(self.pool.clone())
+        return original(self)
+    monkeypatch.setattr(Trainer, "train_step", record)
+    tuned = t.run(progress=False)
+    # the pool began as the start rule's rollouts: grown states, not copies of the seed
+    alive = (seen[0][:, 3] > 0).flatten(1).sum(1)
+    assert len(seen) == 4 and (alive > 1).sum() >= len(alive) // 2 and len(set(alive.tolist())) > 1
+    assert (tuned.w1_exp, tuned.w2_exp) == (start.w1_exp, start.w2_exp)
+    for n in ("w1", "w2"):
+        assert set(np.unique(getattr(tuned, n))) <= set(np.unique(getattr(start, n)))
+    with pytest.raises(TrainError, match="init_integers"):
+        Trainer(small(tmp_path / "x", init_integers=True))
+
+
+def test_a_scored_run_ends_with_its_best_checked_rule(tmp_path, monkeypatch):
+    start = Trainer(small(tmp_path)).run(progress=False)
+    path = str(tmp_path / "run" / "model.npz")
+    cfg = dataclasses.replace(small(tmp_path / "a", init_from=path, init_integers=True), float_iters=0, qat_iters=6,
+                              checkpoint_every=2)
+    scored = []
+    def score(rule):            # prefers the start: a fine-tune that only got worse hands back its start
+        scored.append(rule.meta["trained_iterations"])
+        return rule.meta["trained_iterations"]
+    kept = Trainer(cfg).run(progress=False, score=score)
+    assert scored == [0, 2, 4, 6] and kept.meta["trained_iterations"] == 0
+    assert all(np.array_equal(getattr(kept, n), getattr(start, n)) for n in ("w1", "b1", "w2", "b2"))
+    assert modelfile.load(tmp_path / "a" / "run" / "model.npz").content_hash() == kept.content_hash()
+    # the best so far survives a crash: a resumed run compares against best.npz, not its restart point
+    cfg = dataclasses.replace(cfg, out_dir=str(tmp_path / "b"))
+    original = Trainer.train_step
+    def crash_at_5(self):
+        if self.iteration == 5:
+            raise Crash()
+        return original(self)
+    monkeypatch.setattr(Trainer, "train_step", crash_at_5)
+    with pytest.raises(Crash):
+        Trainer(cfg).run(progress=False, score=lambda r: abs(r.meta["trained_iterations"] - 2))
+    monkeypatch.setattr(Trainer, "train_step", original)
+    kept = Trainer(cfg).run(progress=False, score=lambda r: abs(r.meta["trained_iterations"] - 2))
+    assert kept.meta["trained_iterations"] == 2

@@ -20,6 +20,8 @@ class TrainConfig:
     dead_share: float = 0.1     # each sample has up to this share of dead boards (state held at 0, relays lost)
     grid_conditions: str = "models/grid-conditions.json"   # late neighbour states as the twin measured them ("": fresh)
     init_from: str = ""         # start from this model file's float rule (fine-tuning) instead of random
+    init_integers: bool = False  # ...from its integer rule instead, its scales and allowed values held (imports)
+    pool_from_start: bool = False  # fill the pool with init_from's float rollouts (late states from the start)
     float_iters: int = 2500     # phase 1: the float rule
     qat_iters: int = 1900       # phase 2: quantization-aware fine-tuning of the int8 rule (where the bars are won)
     lr: float = 2e-3
@@ -59,6 +61,8 @@ class TrainConfig:
             ("lr_drop_at", self.lr_drop_at >= 0, "at least 0"),
             ("checkpoint_every", self.checkpoint_every >= 1, "at least 1"),
             ("seed", 0 <= self.seed < 2 ** 63, "0..2^63 - 1"),
+            ("init_integers", not self.init_integers or bool(self.init_from), "False without init_from"),
+            ("pool_from_start", not self.pool_from_start or bool(self.init_from), "False without init_from"),
         ]
         out = [f"{field}: expected {want}, got {getattr(self, field)!r}" for field, ok, want in checks if not ok]
         if name_problem(self.name):

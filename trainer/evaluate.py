@@ -142,14 +142,15 @@ def evaluate_on_grid(rule: CellRule, grid: dict, runs: int = 16, fire_rate: floa
 
 
 def loss_after(rule: CellRule, stop: int, condition: dict | None = None, dead: bool = False, erase_at=None,
-               runs: int = 16, fire_rate: float = 0.5, device="cpu") -> float:
+               runs: int = 16, fire_rate: float = 0.5, device="cpu", first_seed: int = 0) -> float:
     """The integer rule's loss after `stop` steps from the seed: with fresh neighbour states, or as
     late as in a measured `condition`; with eval's dead boards (loss on the living ones); with the
-    bottom half erased at step `erase_at`. For comparing with a grid at the matching time."""
+    bottom half erased at step `erase_at`. For comparing with a grid at the matching time; schedule
+    seeds first_seed.. (eval's are 0..runs-1)."""
     H, W = rule.target.shape[:2]
     target = torch.from_numpy(rule.target).permute(2, 0, 1).to(device)
     threshold = schedule.fire_threshold(fire_rate)
-    seeds = torch.arange(runs, dtype=torch.int64, device=device)
+    seeds = torch.arange(first_seed, first_seed + runs, dtype=torch.int64, device=device)
     living = dead_boards(runs, H, W, device) if dead else None
     S = intmodel.seed_state(runs, H, W, device, rule.seed_cell).permute(0, 3, 1, 2).float()
     with torch.no_grad():

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from rule import schedule, spec
 from rule.modelfile import CellRule
-from trainer.palette import palettize
+from trainer.palette import nearest, palettize
 
 
 def exact_float32():
@@ -44,9 +44,12 @@ def weight_exponent(w: torch.Tensor) -> int:
     return int(min(spec.EXP_MAX, max(spec.EXP_MIN, math.floor(math.log2(spec.WEIGHT_MAX / m)))))
 
 
-def quantize_weight(w, e, palette: int = 0):
+def quantize_weight(w, e, palette: int = 0, values=None):
     """int8 values of w * 2^e (a float tensor of integers); with `palette`, at most that many
-    distinct values (trainer/palette.py)."""
+    distinct values (trainer/palette.py); with `values` (sorted int8 values), the nearest of them."""
+    if values is not None:
+        scaled = w.detach().to("cpu", torch.float64).numpy() * 2.0 ** e
+        return torch.from_numpy(values[nearest(scaled, values)]).to(w.device, w.dtype)
     if palette:
         ints = palettize(w.detach().to("cpu", torch.float64).numpy() * 2.0 ** e, palette)
         return torch.from_numpy(ints).to(w.device, w.dtype)
@@ -87,6 +90,7 @@ class NCA(torch.nn.Module):
     def __init__(self, hidden: int, seed: int | None = None, palette: int = 0, state_frac=spec.DEFAULT_STATE_FRAC):
         super().__init__()
         self.palette = palette  # 0: any int8 weights; n: at most n distinct values per layer
+        self.fixed = None       # (e1, e2, values1, values2) when the integers are held (fix_integers)
         self.state_frac = tuple(state_frac)
         f = torch.tensor(self.state_frac, dtype=torch.float32)
         # channel c's unit (2^f_c per 1.0), and per perception input 3c+k its channel's
@@ -105,7 +109,29 @@ class NCA(torch.nn.Module):
         return self.w1 * (2.0 ** spec.STATE_FRAC_BITS / self.input_unit)
 
     def exponents(self):
+        if self.fixed:
+            return self.fixed[:2]
         return weight_exponent(self.folded_w1()), weight_exponent(self.w2)
+
+    def fix_integers(self, rule: CellRule):
+        """Start from `rule`'s integers and keep its scales and allowed values: weights then move
+        between those values (a calibrated palette is never re-clustered, as Deep Compression's
+        fine-tuning of shared weights). For fine-tuning a rule quantized after training (ptq)."""
+        def allowed(w):
+            return np.unique(w).astype(np.float64) if self.palette else np.arange(-spec.WEIGHT_MAX, spec.WEIGHT_MAX + 1.0)
+        self.fixed = (rule.w1_exp, rule.w2_exp, allowed(rule.w1), allowed(rule.w2))
+        ints = {n: torch.from_numpy(getattr(rule, n).astype(np.float32)).to(self.w1.device) for n in ("w1", "b1", "w2", "b2")}
+        with torch.no_grad():
+            self.w1.copy_(ints["w1"] * 2.0 ** -rule.w1_exp / (2.0 ** spec.STATE_FRAC_BITS / self.input_unit))
+            self.b1.copy_(ints["b1"] * 2.0 ** -(spec.STATE_FRAC_BITS + rule.w1_exp))
+            self.w2.copy_(ints["w2"] * 2.0 ** -rule.w2_exp)
+            self.b2.copy_(ints["b2"] * 2.0 ** -(spec.HIDDEN_FRAC_BITS + rule.w2_exp))
+
+    def weight_ints(self, w1, w2):
+        """The integer weights of scaled floats w1 * 2^e1, w2 * 2^e2 (exponents as exponents())."""
+        e1, e2 = self.exponents()
+        v1, v2 = self.fixed[2:] if self.fixed else (None, None)
+        return quantize_weight(w1, e1, self.palette, v1), quantize_weight(w2, e2, self.palette, v2)
 
     def shifts2(self, e2: int) -> torch.Tensor:
         """Layer 2's rounding shift per output channel, as floats [16]."""
@@ -118,9 +144,10 @@ class NCA(torch.nn.Module):
         e1, e2 = self.exponents()
         f1, f2 = spec.STATE_FRAC_BITS + e1, spec.HIDDEN_FRAC_BITS + e2
         w1 = self.folded_w1()
-        return (ste(quantize_weight(w1, e1, self.palette), w1 * 2.0 ** e1),
+        q1, q2 = self.weight_ints(w1, self.w2)
+        return (ste(q1, w1 * 2.0 ** e1),
                 ste(quantize_bias(self.b1, f1), self.b1 * 2.0 ** f1),
-                ste(quantize_weight(self.w2, e2, self.palette), self.w2 * 2.0 ** e2),
+                ste(q2, self.w2 * 2.0 ** e2),
                 ste(quantize_bias(self.b2, f2), self.b2 * 2.0 ** f2),
                 spec.layer1_shift(e1), self.shifts2(e2))
 
@@ -157,8 +184,8 @@ class NCA(torch.nn.Module):
         """The integer rule this module's QAT forward computes (same rounding functions)."""
         e1, e2 = self.exponents()
         with torch.no_grad():
-            ints = [quantize_weight(self.folded_w1(), e1, self.palette), quantize_bias(self.b1, spec.STATE_FRAC_BITS + e1),
-                    quantize_weight(self.w2, e2, self.palette), quantize_bias(self.b2, spec.HIDDEN_FRAC_BITS + e2)]
+            q1, q2 = self.weight_ints(self.folded_w1(), self.w2)
+            ints = [q1, quantize_bias(self.b1, spec.STATE_FRAC_BITS + e1), q2, quantize_bias(self.b2, spec.HIDDEN_FRAC_BITS + e2)]
         dtypes = [np.int8, np.int16, np.int8, np.int16]
         w1, b1, w2, b2 = [t.cpu().numpy().astype(dt) for t, dt in zip(ints, dtypes)]
         floats = {f"float_{n}": getattr(self, n).detach().cpu().numpy().astype(np.float32)

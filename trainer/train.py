@@ -78,21 +78,24 @@ class Trainer:
         self.target_np = load_target(cfg.target, cfg.pattern_size, cfg.grid_size)
         self.target = torch.from_numpy(self.target_np).permute(2, 0, 1).to(self.device)
         self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.threshold = schedule.fire_threshold(cfg.fire_rate)
         self.model = NCA(cfg.hidden, seed=cfg.seed, palette=cfg.palette)
+        self.start = None
         if cfg.init_from:
             start = modelfile.load(cfg.init_from)
             if start.hidden != cfg.hidden:
                 raise modelfile.ModelFileError(cfg.init_from, "w1", f"{start.hidden} hidden units, the run asks for "
                                                f"{cfg.hidden}")
-            self.model = NCA.from_rule(start)
+            self.start, self.model = start, NCA.from_rule(start)
             self.model.palette = cfg.palette
+            if cfg.init_integers:
+                self.model.fix_integers(start)
         self.model = self.model.to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.seed = seed_units(cfg.grid_size, self.device, spec.seed_cell(self.model.state_frac))
         self.pool = self.seed.repeat(cfg.pool_size, 1, 1, 1)
         self.iteration = 0
         self.history: list[float] = []
-        self.threshold = schedule.fire_threshold(cfg.fire_rate)
         self.conditions = None
         if cfg.grid_conditions:
             try:
@@ -171,6 +174,24 @@ class Trainer:
         self.gen.set_state(torch.from_numpy(a["rng"]))
         self.iteration = iteration
 
+    def start_pool(self, model: NCA, progress: bool, steps: int = 1200, every: int = 20) -> torch.Tensor:
+        """pool_size states from `model`'s float rollouts from the seed (every `every` steps up to
+        `steps`; half the rollouts with the left half erased at steps // 3, so regrowth is in it)."""
+        cfg, size = self.cfg, self.cfg.grid_size
+        runs = -(-cfg.pool_size // (steps // every))
+        S = self.seed.repeat(runs, 1, 1, 1)
+        seeds = torch.randint(0, 2 ** 31, (runs,), generator=self.gen).to(self.device)
+        kept = []
+        with torch.no_grad():
+            for t in tqdm(range(steps), desc="pool from the start rule", unit="step", leave=False, disable=not progress):
+                if t == steps // 3:
+                    S[runs // 2:, :, :, : size // 2] = 0
+                S = model.step(S, schedule.fire_mask(seeds, t, size, size, self.threshold), quantize=False)
+                if t % every == every - 1:
+                    kept.append(S.clone())
+        pool = torch.cat(kept)
+        return pool[torch.randperm(len(pool), generator=self.gen)[:cfg.pool_size].to(self.device)]
+
     # --- training --------------------------------------------------------------------------
     def train_step(self) -> float:
         cfg, it = self.cfg, self.iteration
@@ -228,6 +249,25 @@ class Trainer:
             meta["grid_conditions"] = self.conditions   # what the rule was trained for
         return self.model.export(meta=meta, target=self.target_np)
 
+    @property
+    def best_path(self) -> Path:
+        return self.out / "best.npz"
+
+    def best_so_far(self, score) -> tuple:
+        """(score, rule) of best.npz when resuming, else of the rule as it is now."""
+        resumed = self.iteration > 0 and self.best_path.is_file()
+        rule = modelfile.load(self.best_path) if resumed else self.export()
+        modelfile.save(rule, self.best_path)
+        return score(rule), rule
+
+    def keep_if_better(self, score, best: tuple) -> tuple:
+        rule = self.export()
+        value = score(rule)
+        if value >= best[0]:
+            return best
+        modelfile.save(rule, self.best_path)
+        return value, rule
+
     def set_checkpoint_aside(self) -> Path | None:
         """--restart: keep the old checkpoint as checkpoint.npz.old (replacing an older one)."""
         if not self.checkpoint_path.is_file():
@@ -236,11 +276,17 @@ class Trainer:
         self.checkpoint_path.replace(old)
         return old
 
-    def run(self, progress: bool = True) -> modelfile.CellRule:
+    def run(self, progress: bool = True, score=None) -> modelfile.CellRule:
+        """Train to the end and write model.npz. score: rule -> float (lower is better), measured on
+        the rule at the start and at every checkpoint; the run then ends with its best-scoring
+        rule (kept in best.npz as it goes), so fine-tuning never hands back a worse rule."""
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
         if self.load_checkpoint():
             print(f"resuming from {self.checkpoint_path} at iteration {self.iteration}")
+        elif cfg.pool_from_start:
+            self.pool = self.start_pool(NCA.from_rule(self.start).to(self.device), progress)
+        best = self.best_so_far(score) if score else None
         bar = tqdm(total=cfg.total_iters, initial=self.iteration, disable=not progress,
                    unit="it", dynamic_ncols=True)
         t0 = time.time()
@@ -252,8 +298,10 @@ class Trainer:
             bar.update(1)
             if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.total_iters:
                 self.save_checkpoint()
+                if score:
+                    best = self.keep_if_better(score, best)
         bar.close()
-        rule = self.export()
+        rule = best[1] if score else self.export()
         modelfile.save(rule, self.out / "model.npz")
         print(f"trained {self.iteration} iterations in {time.time() - t0:.0f} s; model: {self.out / 'model.npz'}")
         return rule
