@@ -297,9 +297,9 @@ class Trainer:
             bar.set_postfix_str(f"{phase} loss {loss:.2e} lr {learning_rate(cfg, self.iteration - 1):.0e}")
             bar.update(1)
             if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.total_iters:
-                self.save_checkpoint()
-                if score:
+                if score:   # before the checkpoint: a resumed run never skips a check
                     best = self.keep_if_better(score, best)
+                self.save_checkpoint()
         bar.close()
         rule = best[1] if score else self.export()
         modelfile.save(rule, self.out / "model.npz")
