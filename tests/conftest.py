@@ -85,10 +85,11 @@ OFFLINE = ["unshare", "-n"] if shutil.which("unshare") and subprocess.run(
     ["unshare", "-n", "true"], capture_output=True).returncode == 0 else []
 
 
-def pio(project: Path, *args, check=True, offline=True):
+def pio(project: Path, *args, check=True, offline=True, **variables):
     """pio in a project copy, with no network when the machine allows (offline=False: the
-    emulated grid's upload talks to it on localhost)."""
-    env = dict(os.environ, PLATFORMIO_DISABLE_UPGRADE_CHECK="true", PLATFORMIO_SETTING_ENABLE_TELEMETRY="no")
+    emulated grid's upload talks to it on localhost), with these environment variables set."""
+    env = dict(os.environ, PLATFORMIO_DISABLE_UPGRADE_CHECK="true", PLATFORMIO_SETTING_ENABLE_TELEMETRY="no",
+               **variables)
     r = subprocess.run([*(OFFLINE if offline else []), sys.executable, "-m", "platformio", *args], cwd=project, env=env,
                        capture_output=True, text=True, timeout=600)
     if check:

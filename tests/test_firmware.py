@@ -32,7 +32,8 @@ def test_offline_build_runs_codegen_and_prints_the_budget(built, shipped_rule):
 
 
 def test_a_rule_beyond_the_budget_fails_the_build(built):
-    """A rule whose weights do not fit (here: int8 storage, 128 units) stops `pio run`, saying why."""
+    """A rule whose weights do not fit (here: int8 storage, 128 units) stops `pio run`, saying why
+    and how a board with more flash takes it (NCA_FLASH_BUDGET, checked against the board's flash)."""
     project, _ = built
     big = random_rule(9, hidden=128)
     assert big.meta.get("palette") is None
@@ -44,6 +45,14 @@ def test_a_rule_beyond_the_budget_fails_the_build(built):
         assert r.returncode != 0
         assert re.search(r"flash \(\.text \+ \.data\)\s+1\d{4} /  10240 bytes  OVER BUDGET", r.stdout), r.stdout[-2000:]
         assert "128 hidden units, 8192 multiply-adds per update, weights stored as int8" in r.stdout
+        assert "this board has 30720: NCA_FLASH_BUDGET=<bytes> pio run builds a larger rule" in r.stdout
+        r = pio(project, "run", "-e", "nano", NCA_FLASH_BUDGET="30720")
+        assert re.search(r"flash \(\.text \+ \.data\), custom_flash_budget\s+1\d{4} /  30720 bytes  ok", r.stdout)
+        for bad in ("30721", "12k", "-1"):
+            r = pio(project, "run", "-e", "nano", check=False, NCA_FLASH_BUDGET=bad)
+            assert r.returncode != 0
+            assert (f"error: custom_flash_budget (NCA_FLASH_BUDGET): expected bytes, 1..30720 (this board's flash), "
+                    f"got '{bad}'") in r.stdout, r.stdout[-2000:]
     finally:
         mine.unlink()
         subprocess.run([sys.executable, "-m", "codegen", "build"], cwd=project, check=True, capture_output=True)

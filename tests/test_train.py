@@ -160,7 +160,7 @@ def test_fine_tuning_from_integers_on_a_pool_of_the_start_rule(tmp_path, monkeyp
         Trainer(small(tmp_path / "x", init_integers=True))
 
 
-def test_a_scored_run_ends_with_its_best_checked_rule(tmp_path, monkeypatch):
+def test_a_scored_run_ends_with_its_best_checked_rule(tmp_path, monkeypatch, capsys):
     start = Trainer(small(tmp_path)).run(progress=False)
     path = str(tmp_path / "run" / "model.npz")
     cfg = dataclasses.replace(small(tmp_path / "a", init_from=path, init_integers=True), float_iters=0, qat_iters=6,
@@ -184,5 +184,9 @@ def test_a_scored_run_ends_with_its_best_checked_rule(tmp_path, monkeypatch):
     with pytest.raises(Crash):
         Trainer(cfg).run(progress=False, score=lambda r: abs(r.meta["trained_iterations"] - 2))
     monkeypatch.setattr(Trainer, "train_step", original)
-    kept = Trainer(cfg).run(progress=False, score=lambda r: abs(r.meta["trained_iterations"] - 2))
+    capsys.readouterr()
+    kept = Trainer(cfg).run(progress=True, score=lambda r: abs(r.meta["trained_iterations"] - 2))
     assert kept.meta["trained_iterations"] == 2
+    out = capsys.readouterr().out   # every check is shown, with the best so far
+    assert "check of the rule to beat: 0.000e+00" in out
+    assert "check at iteration 6: 4.000e+00 (best 0.000e+00, iteration 2)" in out

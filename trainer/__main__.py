@@ -181,7 +181,8 @@ def main(argv=None):
     im.add_argument("--grid", metavar="WxH", help="square grid it grows on (default 72x72, the article's)")
     im.add_argument("--name", help="the rule's name (default: from the file's name)")
     im.add_argument("--palette", type=int, default=TrainConfig.palette,
-                    help="distinct weight values per layer (16: 4-bit weights, what fits the cell; 0: any int8)")
+                    help="distinct weight values per layer (16: 4-bit weights, what fits the cell's 10 KB; 0: any int8, "
+                         "closest to the float rule, 128 units need a board with 14 KB: NCA_FLASH_BUDGET)")
     im.add_argument("--perception-order", choices=["interleaved", "grouped"], default="interleaved",
                     help="torch format: layer 1's inputs 3c + k (a grouped convolution's order) or 16k + c (concatenated)")
     im.add_argument("--state-frac", default="auto", metavar="auto|uniform|F4,...,F15",

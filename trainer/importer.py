@@ -190,11 +190,14 @@ def finetune_config(args, start: Path, hidden: int, width: int, name: str):
 
 
 def check_score(rule) -> float:
-    """What fine-tuning keeps its best rule by: the integer rule's loss at growth (step 200) plus
-    at persistence (step 2,000), on schedule seeds eval does not use."""
+    """What fine-tuning keeps its best rule by: the geometric mean of the integer rule's losses at
+    growth (step 200) and persistence (step 2,000), on schedule seeds eval does not use. A mean of
+    ratios, so halving either counts the same: a sum let the larger persistence loss hide a growth
+    that got worse."""
     from trainer.evaluate import GROWTH_STEPS, PERSIST_STEPS, loss_after
-    return sum(loss_after(rule, stop, runs=len(CHECK_SEEDS), first_seed=CHECK_SEEDS[0])
-               for stop in (GROWTH_STEPS, PERSIST_STEPS))
+    growth, persist = (loss_after(rule, stop, runs=len(CHECK_SEEDS), first_seed=CHECK_SEEDS[0])
+                       for stop in (GROWTH_STEPS, PERSIST_STEPS))
+    return math.sqrt(growth * persist)
 
 
 def parse_state_frac(text: str):
@@ -267,7 +270,7 @@ def main(args) -> int:
         rule.meta["imported"] = meta["imported"]
         modelfile.save(rule, out)
         print(f"fine-tuned {args.finetune} QAT iterations, kept the rule of iteration {rule.meta['trained_iterations']} "
-              f"(the best by growth + persistence on {len(CHECK_SEEDS)} other schedule seeds): {out}")
+              f"(the best by growth x persistence on {len(CHECK_SEEDS)} other schedule seeds): {out}")
         if fig_float:
             print_figures(f"int8 rule, fine-tuned {args.finetune}", evaluate(rule, args.runs), fig_float)
     return 0

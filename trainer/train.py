@@ -261,12 +261,13 @@ class Trainer:
         return score(rule), rule
 
     def keep_if_better(self, score, best: tuple) -> tuple:
+        """(the rule's score now, the better (score, rule) of it and best)."""
         rule = self.export()
         value = score(rule)
         if value >= best[0]:
-            return best
+            return value, best
         modelfile.save(rule, self.best_path)
-        return value, rule
+        return value, (value, rule)
 
     def set_checkpoint_aside(self) -> Path | None:
         """--restart: keep the old checkpoint as checkpoint.npz.old (replacing an older one)."""
@@ -287,6 +288,8 @@ class Trainer:
         elif cfg.pool_from_start:
             self.pool = self.start_pool(NCA.from_rule(self.start).to(self.device), progress)
         best = self.best_so_far(score) if score else None
+        if best and progress:
+            print(f"check of the rule to beat: {best[0]:.3e}")
         bar = tqdm(total=cfg.total_iters, initial=self.iteration, disable=not progress,
                    unit="it", dynamic_ncols=True)
         t0 = time.time()
@@ -298,7 +301,10 @@ class Trainer:
             bar.update(1)
             if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.total_iters:
                 if score:   # before the checkpoint: a resumed run never skips a check
-                    best = self.keep_if_better(score, best)
+                    value, best = self.keep_if_better(score, best)
+                    if progress:
+                        bar.write(f"check at iteration {self.iteration}: {value:.3e} (best {best[0]:.3e}, "
+                                  f"iteration {best[1].meta.get('trained_iterations')})")
                 self.save_checkpoint()
         bar.close()
         rule = best[1] if score else self.export()

@@ -38,9 +38,11 @@ hexfile = env.ElfToHex(os.path.join("$BUILD_DIR", "${PROGNAME}"), elf)
 
 
 def check_budget(target, source, env):
-    """Print the cell's budget and fail the build when it is exceeded (pio/budget.py)."""
+    """Print the cell's budget and fail the build when it is exceeded (pio/budget.py); a flash
+    budget of the user's (custom_flash_budget) up to the board's flash replaces the cell's."""
     r = subprocess.run([sys.executable, os.path.join(env.subst("$PROJECT_DIR"), "pio", "budget.py"),
-                        str(source[0])], cwd=env.subst("$PROJECT_DIR"))
+                        str(source[0]), env.GetProjectOption("custom_flash_budget", ""),
+                        str(board.get("upload.maximum_size"))], cwd=env.subst("$PROJECT_DIR"))
     return r.returncode
 
 
