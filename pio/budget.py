@@ -56,10 +56,10 @@ def flash_limit(option: str, board_flash: int) -> int:
     return int(option)
 
 
-def main(elf: str, flash_option: str = "", board_flash: str = str(FLASH_MAX)) -> int:
+def main(elf: str, flash_option: str = "", board_flash: int = FLASH_MAX) -> int:
     from codegen.build import RULE_RAM
     try:
-        flash_max = flash_limit(flash_option, int(board_flash))
+        flash_max = flash_limit(flash_option, board_flash)
     except ValueError as e:
         print(f"error: {e}")
         return 2
@@ -77,11 +77,12 @@ def main(elf: str, flash_option: str = "", board_flash: str = str(FLASH_MAX)) ->
     for name, used, limit in rows:
         ok &= used <= limit
         print(f"  {name:58s} {used:6d} / {limit:6d} bytes  {'ok' if used <= limit else 'OVER BUDGET'}")
-    if m["flash"] > flash_max == FLASH_MAX < int(board_flash):
+    if m["flash"] > flash_max and flash_max == FLASH_MAX < board_flash:   # the cell's budget, a bigger board
         print(f"  ({FLASH_MAX} bytes is the cell's flash, the article's ~10 KB; this board has {board_flash}: "
               "NCA_FLASH_BUDGET=<bytes> pio run builds a larger rule for it)")
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    elf, flash_option, board_flash = sys.argv[1:4]   # pio/platform/builder/main.py passes all three
+    sys.exit(main(elf, flash_option, int(board_flash)))

@@ -255,9 +255,11 @@ class Trainer:
 
     def best_so_far(self, score) -> tuple:
         """(score, rule) of best.npz when resuming, else of the rule as it is now."""
-        resumed = self.iteration > 0 and self.best_path.is_file()
-        rule = modelfile.load(self.best_path) if resumed else self.export()
-        modelfile.save(rule, self.best_path)
+        if self.iteration > 0 and self.best_path.is_file():
+            rule = modelfile.load(self.best_path)
+        else:
+            rule = self.export()
+            modelfile.save(rule, self.best_path)
         return score(rule), rule
 
     def keep_if_better(self, score, best: tuple) -> tuple:
