@@ -157,13 +157,33 @@ def test_training_runs_in_the_conditions_and_records_them(tmp_path):
     t = Trainer(cfg)
     made = []
     original = t.stale_neighbours
-    t.stale_neighbours = lambda x, living: made.append(original(x, living)) or made[-1]
+    t.stale_neighbours = lambda *a: made.append(original(*a)) or made[-1]
     rule = t.run(progress=False)
     assert len(made) == 5 and made[0].lost is not None                    # every rollout, dead relays included
     assert rule.meta["grid_conditions"] == good_conditions()
     assert "grid_conditions" not in Trainer(dataclasses.replace(cfg, grid_conditions="")).export().meta
     with pytest.raises(TrainError, match="grid_conditions: .*no such file"):
         Trainer(dataclasses.replace(cfg, grid_conditions=str(tmp_path / "none.json")))
+
+
+def test_clean_samples_see_no_faults(tmp_path):
+    """clean_share: that share of each batch has no dead boards and reads fresh states; the others
+    train with the faults as without the option."""
+    from trainer.config import tiny
+    from trainer.train import Trainer
+    cfg = dataclasses.replace(tiny(), out_dir=str(tmp_path / "run"), batch=64, pool_size=64, dead_share=0.5,
+                              clean_share=0.5, float_iters=1, qat_iters=0)
+    t = Trainer(cfg)
+    made, living = [], []
+    stale, alive = t.stale_neighbours, t.living_cells
+    t.stale_neighbours = lambda *a: made.append(stale(*a)) or made[-1]
+    t.living_cells = lambda *a: living.append(alive(*a)) or living[-1]
+    t.run(progress=False)
+    assert len(made) == len(living) == 1
+    fresh = (made[0].bounds[..., 0] == 1).flatten(1).all(1)        # every slot reads the latest state
+    no_dead = (living[0] == 1).flatten(1).all(1)
+    assert 16 < int(fresh.sum()) < 48 and no_dead[fresh].all()    # about half, and those without dead boards
+    assert not no_dead[~fresh].all()                               # the others have theirs
 
 
 def test_cli_names_the_bad_field_of_a_conditions_file(tmp_path):

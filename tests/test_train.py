@@ -89,7 +89,7 @@ def test_dead_cells_stay_empty_and_the_seed_lives(tmp_path, monkeypatch):
     t.pool = torch.randint(-60, 60, t.pool.shape, generator=torch.Generator().manual_seed(0)).float()
     masks = []
     original = t.living_cells
-    monkeypatch.setattr(t, "living_cells", lambda: masks.append(original()) or masks[-1])
+    monkeypatch.setattr(t, "living_cells", lambda *a: masks.append(original(*a)) or masks[-1])
     seen = []
     step = t.model.step
     monkeypatch.setattr(t.model, "step", lambda x, fire, *q: seen.append(x) or step(x, fire, *q))
@@ -127,7 +127,7 @@ def test_bench_recipe_trains_evaluates_and_tables_each_picture(tmp_path):
     for res in results:
         rule = modelfile.load(tmp_path / res["name"] / "model.npz")
         assert rule.meta["target"] == res["target"] and rule.meta["config"]["hidden"] == 32   # tiny, target changed
-        assert set(res["plain"]) >= {"growth_loss", "persist_loss", "regen_loss", "dead_boards_loss"}
+        assert set(res["plain"]) >= {"growth_loss", "persist_loss", "regen_loss", "regen_worst", "dead_boards_loss"}
         assert {"dead_boards_loss", "corrupt_loss"} <= set(res["grid"])
     first = (tmp_path / "fish" / "checkpoint.npz").stat().st_mtime_ns
     r = subprocess.run(cmd[:6] + ["fish"] + cmd[8:], capture_output=True, text=True, timeout=600)

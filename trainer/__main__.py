@@ -51,7 +51,9 @@ def print_eval(result, bars, passes):
     ok = passes(result)
     for key, bar in bars.items():
         if key in result:
-            print(f"{key:18s} {result[key]:10.3e}   bar <= {bar:.0e}   {'pass' if ok[key] else 'FAIL'}")
+            worst = key.removesuffix("_loss") + "_worst"
+            worst = f"   (worst run {result[worst]:.2e})" if worst in result else ""
+            print(f"{key:18s} {result[key]:10.3e}   bar <= {bar:.0e}   {'pass' if ok[key] else 'FAIL'}{worst}")
     notes = {"float_growth_loss": f"({result['runs']} schedule seeds, fire rate {result['fire_rate']})",
              "dead_boards_loss": f"(growth with {DEAD_SHARE:.0%} of the boards dead, on the living ones"
                                  + (", their relays lost)" if "grid_conditions" in result else ")"),
@@ -136,6 +138,8 @@ def main(argv=None):
     t.add_argument("--grid-conditions", dest="grid_conditions", metavar="FILE",
                    help="train with neighbour states as late as on this measured grid (python -m twin staleness "
                         "--out; default models/grid-conditions.json); '' for fresh neighbour states")
+    t.add_argument("--clean-share", type=float, dest="clean_share",
+                   help="share of each batch's samples on a clean grid (no dead boards, fresh neighbours)")
     t.add_argument("--init-from", dest="init_from", help="fine-tune: start from this model's float rule")
     t.add_argument("--lr", type=float)
     t.add_argument("--lr-drop-at", type=int, dest="lr_drop_at")

@@ -19,6 +19,7 @@ class TrainConfig:
     fire_rate: float = 0.5
     dead_share: float = 0.1     # each sample has up to this share of dead boards (state held at 0, relays lost)
     grid_conditions: str = "models/grid-conditions.json"   # late neighbour states as the twin measured them ("": fresh)
+    clean_share: float = 0.0    # share of samples trained on a clean grid (no dead boards, fresh neighbours)
     init_from: str = ""         # start from this model file's float rule (fine-tuning) instead of random
     init_integers: bool = False  # ...from its integer rule instead, its scales and allowed values held (imports)
     pool_from_start: bool = False  # fill the pool with init_from's float rollouts (late states from the start)
@@ -54,6 +55,7 @@ class TrainConfig:
             ("damage", 0 <= self.damage < self.batch, f"0..batch - 1 ({self.batch - 1})"),
             ("fire_rate", 0.0 < self.fire_rate <= 1.0, "in (0, 1]"),
             ("dead_share", 0.0 <= self.dead_share < 1.0, "in [0, 1)"),
+            ("clean_share", 0.0 <= self.clean_share <= 1.0, "in [0, 1]"),
             ("float_iters", self.float_iters >= 0, "at least 0"),
             ("qat_iters", self.qat_iters >= 0 and self.total_iters >= 1, "at least 0, with float_iters + qat_iters >= 1"),
             ("lr", self.lr > 0, "> 0"), ("lr_late", self.lr_late > 0, "> 0"), ("qat_lr", self.qat_lr > 0, "> 0"),

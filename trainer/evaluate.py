@@ -14,9 +14,14 @@ DEAD_SHARE = 0.1   # dead boards (state held at 0) for the dead-boards figure: t
 BARS = {"growth_loss": 1e-3, "persist_loss": 1e-3, "regen_loss": 2e-3, "quantization_cost": 2e-4}
 
 
+def run_losses(s: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The loss of each run; s int8 [B, H, W, 16]."""
+    return per_sample_loss(s.permute(0, 3, 1, 2).float(), target)
+
+
 def int_loss(s: torch.Tensor, target: torch.Tensor) -> float:
     """Mean over the batch of the per-sample loss; s int8 [B, H, W, 16]."""
-    return float(per_sample_loss(s.permute(0, 3, 1, 2).float(), target).mean())
+    return float(run_losses(s, target).mean())
 
 
 def living_loss(s: torch.Tensor, target: torch.Tensor, living: torch.Tensor) -> float:
@@ -40,8 +45,9 @@ def run_int(r, s, seeds, start, stop, threshold):
 
 def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu", path="<model>",
              grid: dict | None = None) -> dict:
-    """The bars' figures. grid: measured grid conditions (rule/conditions.py): the same figures
-    with the neighbour states as late as on that grid (evaluate_on_grid)."""
+    """The bars' figures (means over the runs; *_worst: the worst run's, where a rare failure
+    shows). grid: measured grid conditions (rule/conditions.py): the same figures with the
+    neighbour states as late as on that grid (evaluate_on_grid)."""
     if rule.target is None:
         raise ModelFileError(path, "target", "missing: eval needs the target the rule was trained on")
     if grid is not None:
@@ -53,10 +59,10 @@ def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu
     r = intmodel.IntRule(rule, device)
     with torch.no_grad():
         s = run_int(r, intmodel.seed_state(runs, H, W, device, rule.seed_cell), seeds, 0, GROWTH_STEPS, threshold)
-        growth = int_loss(s, target)
-        regen = int_loss(run_int(r, erase_left_half(s), seeds, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS,
-                                 threshold), target)
-        persist = int_loss(run_int(r, s, seeds, GROWTH_STEPS, PERSIST_STEPS, threshold), target)
+        growth = run_losses(s, target)
+        regen = run_losses(run_int(r, erase_left_half(s), seeds, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS,
+                                   threshold), target)
+        persist = run_losses(run_int(r, s, seeds, GROWTH_STEPS, PERSIST_STEPS, threshold), target)
 
         living = dead_boards(runs, H, W, device).permute(0, 2, 3, 1) > 0
         s = intmodel.seed_state(runs, H, W, device, rule.seed_cell)
@@ -69,10 +75,11 @@ def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu
         for t in range(GROWTH_STEPS):
             S = model.step(S, schedule.fire_mask(seeds, t, H, W, threshold), quantize=False)
         float_growth = float(per_sample_loss(S, target).mean())
-    return {"growth_loss": growth, "persist_loss": persist, "regen_loss": regen,
-            "float_growth_loss": float_growth, "quantization_cost": growth - float_growth,
-            "dead_boards_loss": dead,
-            "runs": runs, "fire_rate": fire_rate}
+    bars = {"growth": growth, "persist": persist, "regen": regen}
+    out = {f"{name}_loss": float(losses.mean()) for name, losses in bars.items()}
+    out.update({f"{name}_worst": float(losses.max()) for name, losses in bars.items()})
+    return {**out, "float_growth_loss": float_growth, "quantization_cost": out["growth_loss"] - float_growth,
+            "dead_boards_loss": dead, "runs": runs, "fire_rate": fire_rate}
 
 
 def evaluate_float(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu") -> dict:
@@ -130,9 +137,11 @@ def evaluate_on_grid(rule: CellRule, grid: dict, runs: int = 16, fire_rate: floa
         S = run(seed, 0, GROWTH_STEPS, conditions.CLEAN)
         erased = S.clone()
         erased[..., : W // 2] = 0
-        out["growth_loss"] = state_loss(S, target)
-        out["regen_loss"] = state_loss(run(erased, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS, conditions.CLEAN), target)
-        out["persist_loss"] = state_loss(run(S, GROWTH_STEPS, PERSIST_STEPS, conditions.CLEAN), target)
+        bars = {"growth": S, "regen": run(erased, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS, conditions.CLEAN),
+                "persist": run(S, GROWTH_STEPS, PERSIST_STEPS, conditions.CLEAN)}
+        for name, states in bars.items():
+            losses = per_sample_loss(states, target)
+            out[f"{name}_loss"], out[f"{name}_worst"] = float(losses.mean()), float(losses.max())
         if conditions.DEAD in conds:
             living = dead_boards(runs, H, W, device)
             out["dead_boards_loss"] = state_loss(run(seed, 0, GROWTH_STEPS, conditions.DEAD, living), target, living)

@@ -16,6 +16,7 @@ from rule.intmodel import NEIGHBOUR_ORDER
 DIAGONAL_SLOTS = (0, 2, 5, 7)          # NW, NE, SW, SE in NEIGHBOUR_ORDER
 RELAY_SIDE = {0: -1, 5: -1, 2: 1, 7: 1}  # slot -> dx of the board that relays it (west, east)
 EMPTY = len(conditions.AGES) - 1        # the age index that reads zeros
+FRESH = torch.tensor([1.0, 0, 0, 0], dtype=torch.float64)   # a slot's shares on a clean grid: always the latest
 
 
 def slot_shares(condition: dict) -> torch.Tensor:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from rule import conditions, intmodel, modelfile, npzfile, schedule, spec
 from trainer.config import TrainConfig
-from trainer.gridenv import StaleNeighbours, slot_shares
+from trainer.gridenv import FRESH, StaleNeighbours, slot_shares
 from trainer.nca import NCA, rollout
 from trainer.target import load_target
 
@@ -211,11 +211,12 @@ class Trainer:
             keep = ~circle_masks(cfg.damage, cfg.grid_size, self.gen, self.device)
             x[-cfg.damage:] *= keep[:, None]
 
-        living = self.living_cells() if cfg.dead_share else None
+        clean = torch.rand(cfg.batch, generator=self.gen) < cfg.clean_share if cfg.clean_share else None
+        living = self.living_cells(clean) if cfg.dead_share else None
         steps = int(torch.randint(cfg.rollout_min, cfg.rollout_max, (), generator=self.gen))
         seeds = torch.randint(0, 2 ** 31, (cfg.batch,), generator=self.gen).to(self.device)
         weights = self.model.qat_weights() if quantize else None
-        grid = self.stale_neighbours(x, living) if self.conditions else None
+        grid = self.stale_neighbours(x, living, clean) if self.conditions else None
         x = rollout(self.model, x, seeds, 0, steps, self.threshold, quantize, weights, grid, living)
         loss = per_sample_loss(x, self.target).mean()
 
@@ -228,15 +229,21 @@ class Trainer:
         self.iteration += 1
         return loss.item()
 
-    def stale_neighbours(self, x, living) -> StaleNeighbours:
-        """Each sample a grid in one of the measured conditions, drawn with equal shares."""
+    def stale_neighbours(self, x, living, clean=None) -> StaleNeighbours:
+        """Each sample a grid in one of the measured conditions, drawn with equal shares
+        (the clean samples' neighbour states are fresh)."""
         pick = torch.randint(len(self.slot_shares), (self.cfg.batch,), generator=self.gen)
-        return StaleNeighbours(x, self.slot_shares[pick], self.gen, living)
+        shares = self.slot_shares[pick]
+        if clean is not None:
+            shares[clean] = FRESH
+        return StaleNeighbours(x, shares, self.gen, living)
 
-    def living_cells(self) -> torch.Tensor:
-        """[B, 1, H, W]: each sample with its own share of dead boards in [0, dead_share)."""
+    def living_cells(self, clean=None) -> torch.Tensor:
+        """[B, 1, H, W]: each sample with its own share of dead boards in [0, dead_share) (none if clean)."""
         cfg = self.cfg
         shares = torch.rand(cfg.batch, generator=self.gen) * cfg.dead_share
+        if clean is not None:
+            shares[clean] = 0
         return living_cells(shares, cfg.grid_size, cfg.grid_size, self.gen)[:, None].to(self.device)
 
     def export(self) -> modelfile.CellRule:
