@@ -62,7 +62,7 @@ def table(results: list) -> list:
         bar = LIZARD_BAR if r["name"] == "lizard" else BAR
         ok = all(p[k] <= bar for k in FIGURES)
         lines.append(f"| {r['target']} {r['name']} | {p['growth_loss']:.2e} | {p['persist_loss']:.2e} | "
-                     f"{p['regen_loss']:.2e} | {max(p[k.replace('_loss', '_worst')] for k in FIGURES):.2e} | "
+                     f"{p['regen_loss']:.2e} | {max(p[k.removesuffix('_loss') + '_worst'] for k in FIGURES):.2e} | "
                      f"{p['dead_boards_loss']:.2e} | {g['growth_loss']:.2e} | "
                      f"{g.get('dead_boards_loss', float('nan')):.2e} | {g.get('corrupt_loss', float('nan')):.2e} | "
                      f"{r['train_min']:.1f} ({r['threads']}) | {'pass' if ok else 'FAIL'} (<= {bar:.0e}) |")

@@ -19,6 +19,14 @@ def run_losses(s: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return per_sample_loss(s.permute(0, 3, 1, 2).float(), target)
 
 
+def mean_and_worst(losses: dict) -> dict:
+    """{name: per-run losses} -> {name_loss: their mean, name_worst: the worst run's}."""
+    out = {}
+    for name, runs in losses.items():
+        out[f"{name}_loss"], out[f"{name}_worst"] = float(runs.mean()), float(runs.max())
+    return out
+
+
 def int_loss(s: torch.Tensor, target: torch.Tensor) -> float:
     """Mean over the batch of the per-sample loss; s int8 [B, H, W, 16]."""
     return float(run_losses(s, target).mean())
@@ -75,9 +83,7 @@ def evaluate(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, device="cpu
         for t in range(GROWTH_STEPS):
             S = model.step(S, schedule.fire_mask(seeds, t, H, W, threshold), quantize=False)
         float_growth = float(per_sample_loss(S, target).mean())
-    bars = {"growth": growth, "persist": persist, "regen": regen}
-    out = {f"{name}_loss": float(losses.mean()) for name, losses in bars.items()}
-    out.update({f"{name}_worst": float(losses.max()) for name, losses in bars.items()})
+    out = mean_and_worst({"growth": growth, "persist": persist, "regen": regen})
     return {**out, "float_growth_loss": float_growth, "quantization_cost": out["growth_loss"] - float_growth,
             "dead_boards_loss": dead, "runs": runs, "fire_rate": fire_rate}
 
@@ -137,11 +143,10 @@ def evaluate_on_grid(rule: CellRule, grid: dict, runs: int = 16, fire_rate: floa
         S = run(seed, 0, GROWTH_STEPS, conditions.CLEAN)
         erased = S.clone()
         erased[..., : W // 2] = 0
-        bars = {"growth": S, "regen": run(erased, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS, conditions.CLEAN),
-                "persist": run(S, GROWTH_STEPS, PERSIST_STEPS, conditions.CLEAN)}
-        for name, states in bars.items():
-            losses = per_sample_loss(states, target)
-            out[f"{name}_loss"], out[f"{name}_worst"] = float(losses.mean()), float(losses.max())
+        regen = run(erased, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS, conditions.CLEAN)
+        persist = run(S, GROWTH_STEPS, PERSIST_STEPS, conditions.CLEAN)
+        out.update(mean_and_worst({name: per_sample_loss(states, target) for name, states in
+                                   (("growth", S), ("regen", regen), ("persist", persist))}))
         if conditions.DEAD in conds:
             living = dead_boards(runs, H, W, device)
             out["dead_boards_loss"] = state_loss(run(seed, 0, GROWTH_STEPS, conditions.DEAD, living), target, living)

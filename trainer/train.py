@@ -54,7 +54,7 @@ def circle_masks(n: int, grid: int, gen: torch.Generator, device) -> torch.Tenso
 def living_cells(shares: torch.Tensor, height: int, width: int, gen: torch.Generator) -> torch.Tensor:
     """[B, H, W] bool: False where a board is dead, that share of each sample's boards (its state
     is held at 0, so its neighbours read 0, as after a link timeout); the seed's cell lives.
-    Not modelled yet: on the grid a dead board's relayed diagonals are lost too (docs/grid.md)."""
+    The diagonals a dead board relays are lost in the grid conditions (trainer/gridenv.py)."""
     living = torch.rand(len(shares), height, width, generator=gen) >= shares[:, None, None]
     living[:, height // 2, width // 2] = True
     return living
