@@ -105,3 +105,37 @@ def test_fixed_integers_start_at_the_rule_and_keep_its_scales_and_values():
     for n in ("w1", "w2"):
         assert set(np.unique(getattr(moved, n))) <= set(np.unique(getattr(rule, n)))
         assert not np.array_equal(getattr(moved, n), getattr(rule, n))
+
+
+def test_float_step_equals_the_rule_applied_to_every_cell():
+    """The step runs the rule only where its result is kept (fired and alive before); the same
+    rule applied densely to every cell, then masked, gives the same states and gradients."""
+    from trainer.nca import PERCEPTION_DIVISOR, perceive
+    model = NCA.from_rule(NCA.random(24, 8, 1.5).export())
+    g = torch.Generator().manual_seed(1)
+    S0 = random_states(8, 3, 9, 7).permute(0, 3, 1, 2).float() / 4
+    S0[:, spec.ALPHA] *= (torch.rand(3, 9, 7, generator=g) < 0.4) * 8   # alive, dead and empty cells
+    fire = torch.rand(3, 9, 7, generator=g) < 0.5
+
+    def dense(S):
+        raw, nb = perceive(S)
+        p = (raw / PERCEPTION_DIVISOR.view(1, -1, 1, 1)).permute(0, 2, 3, 1)
+        h = torch.relu((p / model.input_unit) @ model.w1.T + model.b1)
+        new = S + ((h @ model.w2.T + model.b2) * model.unit).permute(0, 3, 1, 2)
+        threshold = 0.1 * 2 ** spec.STATE_FRAC_BITS
+        alive = (torch.maximum(S[:, spec.ALPHA:spec.ALPHA + 1], nb) > threshold) \
+            & (torch.maximum(new[:, spec.ALPHA:spec.ALPHA + 1].detach(), nb) > threshold)
+        return torch.where(fire[:, None], torch.where(alive, new, torch.zeros(())), S)
+
+    outs, grads = [], []
+    for step in (lambda S: model.step(S, fire, quantize=False), dense):
+        model.zero_grad()
+        out = step(step(S0))
+        out[:, :4].square().mean().backward()
+        outs.append(out.detach())
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert (outs[0] != S0).any() and (outs[0] == 0).any() and (outs[0] == S0).any()
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-4)
+    for a, b in zip(*grads):
+        assert b.abs().sum() > 0
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

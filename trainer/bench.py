@@ -23,15 +23,32 @@ def rate(fn, seconds: float) -> float:
             return n / dt
 
 
-def train_rates(device, seconds, grid_conditions):
+def grown_pool(rule, device, size: int, steps: int = 96) -> torch.Tensor:
+    """`size` states of `rule`'s float rollouts from the seed, past the middle of its growth: the
+    rule only runs on living cells, so a pool of seeds would time too little work."""
+    H, W = rule.target.shape[:2]
+    model = NCA.from_rule(rule).to(device)
+    seeds = torch.arange(size, device=device)
+    threshold = schedule.fire_threshold(0.5)
+    S = intmodel.seed_state(size, H, W, device).permute(0, 3, 1, 2).float()
+    with torch.no_grad():
+        for t in range(steps):
+            S = model.step(S, schedule.fire_mask(seeds, t, H, W, threshold), quantize=False)
+    return S
+
+
+def train_rates(rule, device, seconds, grid_conditions, pool):
     """Iterations/s of the float and the QAT phase, each rollout the recipe's mean length (a
-    random length made short windows noisy)."""
+    random length made short windows noisy), training `rule` from `pool` (states of a grown picture)."""
     base = TrainConfig()
     mean = (base.rollout_min + base.rollout_max - 1) // 2
     with tempfile.TemporaryDirectory() as d:
         cfg = dataclasses.replace(base, out_dir=d, float_iters=10 ** 9, rollout_min=mean, rollout_max=mean + 1,
-                                  grid_conditions=grid_conditions)
+                                  grid_conditions=grid_conditions, pool_size=len(pool))
         t = Trainer(cfg, device=device)
+        t.model = NCA.from_rule(rule).to(device)
+        t.opt = torch.optim.Adam(t.model.parameters(), lr=cfg.lr)
+        t.pool = pool.clone()
         floating = rate(t.train_step, seconds)
         t.cfg = dataclasses.replace(cfg, float_iters=0)
         t.iteration = 0
@@ -74,8 +91,9 @@ def main(args):
           f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     cfg = TrainConfig()
     for dev in devices:
-        fl, qat = train_rates(dev, args.seconds, "")
-        gfl, gqat = train_rates(dev, args.seconds, cfg.grid_conditions)
+        pool = grown_pool(rule, dev, 64)
+        fl, qat = train_rates(rule, dev, args.seconds, "", pool)
+        gfl, gqat = train_rates(rule, dev, args.seconds, cfg.grid_conditions, pool)
         iu, fu = update_rates(rule, dev, args.seconds)
         print(f"[{dev.type}] training it/s:      float {fl:8.2f}   QAT {qat:8.2f}   QAT/float {qat / fl:5.2f}"
               "   (fresh neighbour states)")
