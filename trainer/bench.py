@@ -8,7 +8,7 @@ import torch
 
 from rule import intmodel, modelfile, schedule
 from trainer.config import TrainConfig
-from trainer.nca import NCA
+from trainer.nca import NCA, rollout
 from trainer.train import Trainer
 
 
@@ -29,12 +29,9 @@ def grown_pool(rule, device, size: int, steps: int = 96) -> torch.Tensor:
     H, W = rule.target.shape[:2]
     model = NCA.from_rule(rule).to(device)
     seeds = torch.arange(size, device=device)
-    threshold = schedule.fire_threshold(0.5)
-    S = intmodel.seed_state(size, H, W, device).permute(0, 3, 1, 2).float()
+    S = intmodel.seed_state(size, H, W, device, rule.seed_cell).permute(0, 3, 1, 2).float()
     with torch.no_grad():
-        for t in range(steps):
-            S = model.step(S, schedule.fire_mask(seeds, t, H, W, threshold), quantize=False)
-    return S
+        return rollout(model, S, seeds, 0, steps, schedule.fire_threshold(0.5), quantize=False)
 
 
 def train_rates(rule, device, seconds, grid_conditions, pool):

@@ -179,7 +179,7 @@ class NCA(torch.nn.Module):
         d = torch.zeros(B * H * W, C, device=dev, dtype=d.dtype).index_put((active,), d)
         new = S + d.view(B, H, W, C).permute(0, 3, 1, 2)
         if quantize:
-            new = ste(torch.clamp(new, -128, 127), torch.clamp(new, -128, 127))
+            new = torch.clamp(new, -128, 127)
 
         post = torch.maximum(new[:, spec.ALPHA:spec.ALPHA + 1].detach(), nb) > threshold
         new = torch.where(pre & post, new, torch.zeros((), device=dev))
