@@ -107,18 +107,34 @@ def test_fixed_integers_start_at_the_rule_and_keep_its_scales_and_values():
         assert not np.array_equal(getattr(moved, n), getattr(rule, n))
 
 
-def test_float_step_equals_the_rule_applied_to_every_cell():
-    """The step runs the rule only where its result is kept (fired and alive before); the same
-    rule applied densely to every cell, then masked, gives the same states and gradients."""
-    from trainer.nca import PERCEPTION_DIVISOR, perceive
+@pytest.mark.parametrize("on_grid", [False, True])
+def test_float_step_equals_the_rule_applied_to_every_cell(on_grid):
+    """The step runs the rule only where its result is kept (fired and alive before), reading only
+    those cells' slots on a grid; the same rule applied densely to every cell, from every cell's
+    slots, then masked, gives the same states and gradients."""
+    from trainer.gridenv import StaleNeighbours
+    from trainer.nca import PERCEPTION_DIVISOR, SLOT_SOBEL, perceive
     model = NCA.from_rule(NCA.random(24, 8, 1.5).export())
     g = torch.Generator().manual_seed(1)
     S0 = random_states(8, 3, 9, 7).permute(0, 3, 1, 2).float() / 4
     S0[:, spec.ALPHA] *= (torch.rand(3, 9, 7, generator=g) < 0.4) * 8   # alive, dead and empty cells
     fire = torch.rand(3, 9, 7, generator=g) < 0.5
+    shares = torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64).expand(3, 8, 4)
+    living = (torch.rand(3, 1, 9, 7, generator=g) > 0.1).float()
 
-    def dense(S):
-        raw, nb = perceive(S)
+    def grid():   # every run draws the same slots: late, empty, relays lost
+        env = StaleNeighbours(S0, shares, torch.Generator().manual_seed(5), living)
+        env.before = [S0 * 0.5, S0.flip(-1)]
+        return env
+
+    def dense(S, env):
+        if env is None:
+            raw, nb = perceive(S)
+        else:
+            views = env.views(S)                                             # [B, C, 8, H, W]
+            sobel = torch.einsum("ks,bcshw->bckhw", SLOT_SOBEL, views)
+            raw = torch.cat([S[:, :, None], sobel], 2).flatten(1, 2)
+            nb = views[:, spec.ALPHA].amax(1, keepdim=True).detach()
         p = (raw / PERCEPTION_DIVISOR.view(1, -1, 1, 1)).permute(0, 2, 3, 1)
         h = torch.relu((p / model.input_unit) @ model.w1.T + model.b1)
         new = S + ((h @ model.w2.T + model.b2) * model.unit).permute(0, 3, 1, 2)
@@ -127,10 +143,14 @@ def test_float_step_equals_the_rule_applied_to_every_cell():
             & (torch.maximum(new[:, spec.ALPHA:spec.ALPHA + 1].detach(), nb) > threshold)
         return torch.where(fire[:, None], torch.where(alive, new, torch.zeros(())), S)
 
+    def sparse(S, env):
+        return model.step(S, fire, quantize=False, slots=env.slots(S) if env else None)
+
     outs, grads = [], []
-    for step in (lambda S: model.step(S, fire, quantize=False), dense):
+    for step in (sparse, dense):
+        env = grid() if on_grid else None
         model.zero_grad()
-        out = step(step(S0))
+        out = step(step(S0, env), env)
         out[:, :4].square().mean().backward()
         outs.append(out.detach())
         grads.append([p.grad.clone() for p in model.parameters()])

@@ -164,7 +164,7 @@ def test_a_scored_run_ends_with_its_best_checked_rule(tmp_path, monkeypatch, cap
     start = Trainer(small(tmp_path)).run(progress=False)
     path = str(tmp_path / "run" / "model.npz")
     cfg = dataclasses.replace(small(tmp_path / "a", init_from=path, init_integers=True), float_iters=0, qat_iters=6,
-                              checkpoint_every=2)
+                              checkpoint_every=2, check_every=2)
     scored = []
     def score(rule):            # prefers the start: a fine-tune that only got worse hands back its start
         scored.append(rule.meta["trained_iterations"])
@@ -190,3 +190,21 @@ def test_a_scored_run_ends_with_its_best_checked_rule(tmp_path, monkeypatch, cap
     out = capsys.readouterr().out   # every check is shown, with the best so far
     assert "check of the rule to beat: 0.000e+00" in out
     assert "check at iteration 6: 4.000e+00 (best 0.000e+00, iteration 2)" in out
+
+
+def test_training_checks_only_qat_rules_and_keeps_the_best(tmp_path, monkeypatch):
+    """The default: QAT's rule is checked every check_every iterations and at the end on other
+    schedule seeds (evaluate.check_score); float rules are never checked; the best check is kept."""
+    import trainer.evaluate
+    scored = []
+    def score(rule):            # the check's verdict: iteration 8 is best
+        scored.append(rule.meta["trained_iterations"])
+        return abs(rule.meta["trained_iterations"] - 8)
+    monkeypatch.setattr(trainer.evaluate, "check_score", score)
+    cfg = dataclasses.replace(small(tmp_path), float_iters=4, qat_iters=7, check_every=2)
+    kept = Trainer(cfg).run(progress=False)
+    assert scored == [6, 8, 10, 11] and kept.meta["trained_iterations"] == 8
+    assert modelfile.load(tmp_path / "run" / "model.npz").content_hash() == kept.content_hash()
+    scored.clear()
+    last = Trainer(dataclasses.replace(cfg, out_dir=str(tmp_path / "off"), check_every=0)).run(progress=False)
+    assert scored == [] and last.meta["trained_iterations"] == 11

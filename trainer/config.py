@@ -30,6 +30,8 @@ class TrainConfig:
     lr_late: float = 2e-4
     qat_lr: float = 2e-4
     qat_lr_end: float = 2e-5    # QAT's rate falls from qat_lr to this along a half cosine
+    check_every: int = 50       # in QAT, the rule is checked this often on other schedule seeds and the run
+                                # ends with the best (0: with the last); QAT's rule jitters 10x between checks
     seed: int = 0
     checkpoint_every: int = 100
     out_dir: str = "runs/lizard"
@@ -62,6 +64,7 @@ class TrainConfig:
             ("qat_lr_end", 0 < self.qat_lr_end <= self.qat_lr, f"in (0, qat_lr ({self.qat_lr})]"),
             ("lr_drop_at", self.lr_drop_at >= 0, "at least 0"),
             ("checkpoint_every", self.checkpoint_every >= 1, "at least 1"),
+            ("check_every", self.check_every >= 0, "at least 0"),
             ("seed", 0 <= self.seed < 2 ** 63, "0..2^63 - 1"),
             ("init_integers", not self.init_integers or bool(self.init_from), "False without init_from"),
             ("pool_from_start", not self.pool_from_start or bool(self.init_from), "False without init_from"),

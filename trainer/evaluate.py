@@ -1,4 +1,5 @@
 """The quality bars of a rule, measured through the integer model under the shared schedule."""
+import math
 from pathlib import Path
 
 import torch
@@ -11,6 +12,7 @@ from trainer.train import living_cells, per_sample_loss
 
 GROWTH_STEPS, PERSIST_STEPS, REGEN_STEPS = 200, 2000, 300
 DEAD_SHARE = 0.1   # dead boards (state held at 0) for the dead-boards figure: the emulated grid's 10% fault
+CHECK_SEEDS = range(1000, 1004)   # the training checks' schedule seeds (eval uses 0..runs-1)
 BARS = {"growth_loss": 1e-3, "persist_loss": 1e-3, "regen_loss": 2e-3, "quantization_cost": 2e-4}
 
 
@@ -228,3 +230,14 @@ def save_pictures(rule: CellRule, out_dir, fire_rate: float = 0.5, schedule_seed
     strip([state_to_image(g) for g in regen],
           [f"step {GROWTH_STEPS}", "erased"] + [f"+{t}" for t in regen_shots[1:]]).save(paths[3])
     return paths
+
+
+def check_score(rule) -> float:
+    """What training keeps its best QAT rule by (`check_every`): the geometric mean of the integer
+    rule's losses at growth (step 200) and persistence (step 2,000), on schedule seeds eval does
+    not use. A mean of
+    ratios, so halving either counts the same: a sum let the larger persistence loss hide a growth
+    that got worse."""
+    growth, persist = (loss_after(rule, stop, runs=len(CHECK_SEEDS), first_seed=CHECK_SEEDS[0])
+                       for stop in (GROWTH_STEPS, PERSIST_STEPS))
+    return math.sqrt(growth * persist)

@@ -27,7 +27,6 @@ FORMATS = ("distill-webgl", "torch")
 FINETUNE_POOL = 256     # --finetune: states in the pool, all from the float rule's rollouts at the start
 FINETUNE_LR = 1e-4      # --finetune: QAT's first rate (falls to a tenth); the trainer's 2e-4 undid the import
 FINETUNE_CHECK_EVERY = 25   # --finetune: iterations between checks; the best-checked rule is kept
-CHECK_SEEDS = range(1000, 1004)   # the checks' schedule seeds (eval uses 0..runs-1)
 MAX_JSON_BYTES = 16 << 20
 MAX_HIDDEN = 1024
 FLOAT_TYPES = (np.float16, np.float32, np.float64)
@@ -185,19 +184,8 @@ def finetune_config(args, start: Path, hidden: int, width: int, name: str):
                                hidden=hidden, palette=args.palette, init_from=str(start), init_integers=True,
                                pool_from_start=True, pool_size=FINETUNE_POOL, grid_conditions="", dead_share=0.0,
                                float_iters=0, qat_iters=args.finetune, qat_lr=FINETUNE_LR, qat_lr_end=FINETUNE_LR / 10,
-                               checkpoint_every=FINETUNE_CHECK_EVERY, out_dir=args.out_dir or f"runs/import-{name}",
-                               name=name)
-
-
-def check_score(rule) -> float:
-    """What fine-tuning keeps its best rule by: the geometric mean of the integer rule's losses at
-    growth (step 200) and persistence (step 2,000), on schedule seeds eval does not use. A mean of
-    ratios, so halving either counts the same: a sum let the larger persistence loss hide a growth
-    that got worse."""
-    from trainer.evaluate import GROWTH_STEPS, PERSIST_STEPS, loss_after
-    growth, persist = (loss_after(rule, stop, runs=len(CHECK_SEEDS), first_seed=CHECK_SEEDS[0])
-                       for stop in (GROWTH_STEPS, PERSIST_STEPS))
-    return math.sqrt(growth * persist)
+                               checkpoint_every=FINETUNE_CHECK_EVERY, check_every=FINETUNE_CHECK_EVERY,
+                               out_dir=args.out_dir or f"runs/import-{name}", name=name)
 
 
 def parse_state_frac(text: str):
@@ -228,7 +216,7 @@ def print_figures(title: str, figures: dict, reference: dict | None = None):
 
 def main(args) -> int:
     from rule import cli, modelfile
-    from trainer.evaluate import evaluate, evaluate_float
+    from trainer.evaluate import CHECK_SEEDS, evaluate, evaluate_float
     from trainer.ptq import calibrate
     from trainer.target import load_target
     from trainer.train import Trainer
@@ -266,7 +254,7 @@ def main(args) -> int:
         print_figures("int8 rule, right after import", evaluate(rule, args.runs), fig_float)
     if args.finetune:
         cfg = finetune_config(args, out, hidden, width, name)
-        rule = Trainer(cfg, device=args.device).run(progress=not args.quiet, score=check_score)
+        rule = Trainer(cfg, device=args.device).run(progress=not args.quiet)
         rule.meta["imported"] = meta["imported"]
         modelfile.save(rule, out)
         print(f"fine-tuned {args.finetune} QAT iterations, kept the rule of iteration {rule.meta['trained_iterations']} "

@@ -72,18 +72,21 @@ def neighbour_max(a: torch.Tensor) -> torch.Tensor:
     return torch.cat([windows[:, :4], windows[:, 5:]], 1).amax(1).view(-1, 1, H, W)
 
 
-def perceive(S: torch.Tensor, neighbours=None):
+def perceive(S: torch.Tensor):
     """Perception sums [B, 48, H, W] (3c + k: identity, Sobel-x, Sobel-y, not yet divided) and the
-    neighbours' largest alpha [B, 1, H, W]. neighbours: [B, 16, 8, H, W], what each cell's 8 slots
-    hold (trainer/gridenv.py, NEIGHBOUR_ORDER); None: the grid's current states."""
-    alpha = S[:, spec.ALPHA:spec.ALPHA + 1].detach()
-    if neighbours is None:
-        raw = F.conv2d(S, PERCEPTION_KERNELS.to(S.device), padding=1, groups=spec.CHANNELS)
-        return raw, neighbour_max(alpha)
-    B, C, _, H, W = neighbours.shape
-    sobel = (SLOT_SOBEL.to(S.device) @ neighbours.view(B * C, 8, H * W)).view(B, C, 2, H, W)
-    nb = neighbours[:, spec.ALPHA].detach().amax(1, keepdim=True)
-    return torch.cat([S[:, :, None], sobel], 2).flatten(1, 2), nb
+    neighbours' largest alpha [B, 1, H, W], from the grid's current states."""
+    raw = F.conv2d(S, PERCEPTION_KERNELS.to(S.device), padding=1, groups=spec.CHANNELS)
+    return raw, neighbour_max(S[:, spec.ALPHA:spec.ALPHA + 1].detach())
+
+
+def slot_perception(S: torch.Tensor, cells: torch.Tensor, slots) -> torch.Tensor:
+    """Perception sums [N, 48] (as perceive's) of the given cells (flat: sample * H * W + y * W + x)
+    from what their slots hold on a grid (a gridenv.Slots)."""
+    B, C, H, W = S.shape
+    N = len(cells)
+    own = S.permute(0, 2, 3, 1).reshape(B * H * W, C)[cells]                # [N, C]
+    sobel = (SLOT_SOBEL.to(S.device) @ slots.at(cells).view(8, N * C)).view(2, N, C)
+    return torch.cat([own[None], sobel]).permute(1, 2, 0).reshape(N, 3 * C)
 
 
 class NCA(torch.nn.Module):
@@ -151,21 +154,28 @@ class NCA(torch.nn.Module):
                 ste(quantize_bias(self.b2, f2), self.b2 * 2.0 ** f2),
                 spec.layer1_shift(e1), self.shifts2(e2))
 
-    def step(self, S, fire, quantize: bool, weights=None, neighbours=None):
+    def step(self, S, fire, quantize: bool, weights=None, slots=None):
         """One step: cells where `fire` [B, H, W] is true apply the rule; the others keep state.
         `weights`: qat_weights() (or rule_weights()), computed once per rollout (QAT only).
-        `neighbours`: what the cells' slots hold on a grid (gridenv); None: the current states."""
+        `slots`: what the cells' slots hold on a grid (gridenv.Slots); None: the current states."""
         dev = S.device
+        B, C, H, W = S.shape
         alpha = S[:, spec.ALPHA:spec.ALPHA + 1].detach()
-        raw, nb = perceive(S, neighbours)
+        if slots is None:
+            raw, nb = perceive(S)
+        else:
+            nb = slots.channel(spec.ALPHA).detach().amax(1).view(B, 1, H, W)
         threshold = spec.ALIVE_THRESHOLD if quantize else 0.1 * 2 ** spec.STATE_FRAC_BITS
         pre = torch.maximum(alpha, nb) > threshold
 
         # the rule runs only where its result is kept (fired and alive before: a fifth of the
         # grown lizard's grid), which made training 2x faster; the other cells' update is 0
-        B, C, H, W = S.shape
         active = (fire & pre[:, 0]).flatten().nonzero().squeeze(1)
-        p = raw.permute(0, 2, 3, 1).reshape(B * H * W, -1)[active] / PERCEPTION_DIVISOR.to(dev)   # [N, 48]
+        if slots is None:
+            p = raw.permute(0, 2, 3, 1).reshape(B * H * W, -1)[active]
+        else:
+            p = slot_perception(S, active, slots)
+        p = p / PERCEPTION_DIVISOR.to(dev)                                                    # [N, 48]
         if quantize:
             w1, b1, w2, b2, k1, k2 = weights if weights is not None else self.qat_weights()
             p = ste(torch.clamp(torch.floor(p + 0.5), -128, 127), p)
@@ -249,7 +259,7 @@ def rollout(model: NCA, S, seeds, start: int, stop: int, threshold: int, quantiz
         fire = schedule.fire_mask(seeds, t, H, W, threshold)
         if living is not None:
             S = S * living
-        new = model.step(S, fire, quantize, weights, grid.views(S) if grid is not None else None)
+        new = model.step(S, fire, quantize, weights, grid.slots(S) if grid is not None else None)
         if grid is not None:
             grid.advance(S, fire)
         S = new

@@ -261,19 +261,22 @@ class Trainer:
         return self.out / "best.npz"
 
     def best_so_far(self, score) -> tuple:
-        """(score, rule) of best.npz when resuming, else of the rule as it is now."""
+        """(score, rule) of best.npz when resuming; else of the rule as it is now if it is already
+        an integer rule of this run (a run that is all QAT), else (inf, None): nothing to beat yet."""
         if self.iteration > 0 and self.best_path.is_file():
             rule = modelfile.load(self.best_path)
-        else:
+        elif self.iteration >= self.cfg.float_iters:
             rule = self.export()
             modelfile.save(rule, self.best_path)
+        else:
+            return math.inf, None
         return score(rule), rule
 
     def keep_if_better(self, score, best: tuple) -> tuple:
         """(the rule's score now, the better (score, rule) of it and best)."""
         rule = self.export()
         value = score(rule)
-        if value >= best[0]:
+        if not value < best[0]:     # nan never wins
             return value, best
         modelfile.save(rule, self.best_path)
         return value, (value, rule)
@@ -287,17 +290,21 @@ class Trainer:
         return old
 
     def run(self, progress: bool = True, score=None) -> modelfile.CellRule:
-        """Train to the end and write model.npz. score: rule -> float (lower is better), measured on
-        the rule at the start and at every checkpoint; the run then ends with its best-scoring
-        rule (kept in best.npz as it goes), so fine-tuning never hands back a worse rule."""
+        """Train to the end and write model.npz. In QAT, every check_every iterations and at the end,
+        the rule is scored (score: rule -> float, lower is better; default: evaluate.check_score,
+        other schedule seeds than eval's); the run ends with its best-scoring rule (kept in
+        best.npz as it goes), so QAT's jitter, or a fine-tune that got worse, never hands back a
+        worse rule. check_every 0: no checks, the last rule."""
         cfg = self.cfg
+        if score is None and cfg.check_every:
+            from trainer.evaluate import check_score as score
         self.out.mkdir(parents=True, exist_ok=True)
         if self.load_checkpoint():
             print(f"resuming from {self.checkpoint_path} at iteration {self.iteration}")
         elif cfg.pool_from_start:
             self.pool = self.start_pool(NCA.from_rule(self.start).to(self.device), progress)
         best = self.best_so_far(score) if score else None
-        if best and progress:
+        if best and best[1] is not None and progress:
             print(f"check of the rule to beat: {best[0]:.3e}")
         bar = tqdm(total=cfg.total_iters, initial=self.iteration, disable=not progress,
                    unit="it", dynamic_ncols=True)
@@ -308,15 +315,17 @@ class Trainer:
             phase = "qat" if self.iteration > cfg.float_iters else "float"
             bar.set_postfix_str(f"{phase} loss {loss:.2e} lr {learning_rate(cfg, self.iteration - 1):.0e}")
             bar.update(1)
-            if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.total_iters:
-                if score:   # before the checkpoint: a resumed run never skips a check
-                    value, best = self.keep_if_better(score, best)
-                    if progress:
-                        bar.write(f"check at iteration {self.iteration}: {value:.3e} (best {best[0]:.3e}, "
-                                  f"iteration {best[1].meta.get('trained_iterations')})")
+            end = self.iteration == cfg.total_iters
+            if score and self.iteration > cfg.float_iters and (self.iteration % max(1, cfg.check_every) == 0 or end):
+                value, best = self.keep_if_better(score, best)   # before the checkpoint: a resumed run never skips one
+                if progress and best[1] is not None:
+                    bar.write(f"check at iteration {self.iteration}: {value:.3e} (best {best[0]:.3e}, "
+                              f"iteration {best[1].meta.get('trained_iterations')})")
+            if self.iteration % cfg.checkpoint_every == 0 or end:
                 self.save_checkpoint()
         bar.close()
-        rule = best[1] if score else self.export()
+        rule = best[1] if best and best[1] is not None else self.export()
         modelfile.save(rule, self.out / "model.npz")
-        print(f"trained {self.iteration} iterations in {time.time() - t0:.0f} s; model: {self.out / 'model.npz'}")
+        kept = f" (the best check, iteration {rule.meta['trained_iterations']})" if best and best[1] is not None else ""
+        print(f"trained {self.iteration} iterations in {time.time() - t0:.0f} s; model: {self.out / 'model.npz'}{kept}")
         return rule
