@@ -1,12 +1,14 @@
 """The shipped default rule meets its quality bars (trainer/evaluate.py BARS); eval's CLI contract."""
 import json
+import math
 import subprocess
 import sys
 
 import pytest
 
 from codegen.build import report
-from trainer.evaluate import BARS, evaluate
+import trainer.evaluate
+from trainer.evaluate import BARS, check_losses, check_score, evaluate
 
 FLASH_WEIGHT_BUDGET = 4 * 1024 + 512  # weights, palettes, biases: what leaves room for 5.7 KB of code in 10 KB
 
@@ -36,6 +38,25 @@ def test_shipped_rule_is_the_articles_size_in_the_cells_flash(shipped_rule):
     assert r.hidden >= 128 and rep.macs >= 8192 and rep.storage == "palette"
     assert rep.weight_bytes <= FLASH_WEIGHT_BUDGET
     assert r.target.shape == (24, 24, 4) and r.meta["name"] == "lizard"
+
+
+def test_training_check_measures_eval_bars_on_its_own_seeds(shipped_rule, monkeypatch):
+    """The check training keeps its best rule by is eval's growth, persistence and regeneration
+    (the integer model, the same erase), on CHECK_SEEDS: its first SCREEN_SEEDS, and all of them
+    for a rule within SCREEN of the best so far. Short runs keep it quick."""
+    monkeypatch.setattr(trainer.evaluate, "GROWTH_STEPS", 30)
+    monkeypatch.setattr(trainer.evaluate, "PERSIST_STEPS", 70)
+    monkeypatch.setattr(trainer.evaluate, "REGEN_STEPS", 20)
+    monkeypatch.setattr(trainer.evaluate, "CHECK_SEEDS", range(0, 6))
+    monkeypatch.setattr(trainer.evaluate, "SCREEN_SEEDS", 2)
+    want = {runs: evaluate(shipped_rule, runs=runs) for runs in (2, 6)}
+    losses = {runs: {n: want[runs][f"{n}_loss"] for n in ("growth", "persist", "regen")} for runs in (2, 6)}
+    assert check_losses(shipped_rule, range(0, 6)) == losses[6]
+    assert len(set(losses[2].values())) == 3 and losses[2] != losses[6]
+    screened, full = (math.prod(losses[runs].values()) ** (1 / 3) for runs in (2, 6))
+    assert check_score(shipped_rule) == pytest.approx(full, rel=1e-12)     # nothing to beat yet: all seeds
+    assert check_score(shipped_rule, screened / 1.24) == pytest.approx(full, rel=1e-12)
+    assert check_score(shipped_rule, screened / 1.26) == pytest.approx(screened, rel=1e-12)
 
 
 def test_eval_json_cli():

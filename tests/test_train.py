@@ -1,5 +1,6 @@
 """Training runs, checkpoints atomically, and resumes after a crash."""
 import dataclasses
+import math
 import subprocess
 import sys
 
@@ -166,7 +167,7 @@ def test_a_scored_run_ends_with_its_best_checked_rule(tmp_path, monkeypatch, cap
     cfg = dataclasses.replace(small(tmp_path / "a", init_from=path, init_integers=True), float_iters=0, qat_iters=6,
                               checkpoint_every=2, check_every=2)
     scored = []
-    def score(rule):            # prefers the start: a fine-tune that only got worse hands back its start
+    def score(rule, to_beat):   # prefers the start: a fine-tune that only got worse hands back its start
         scored.append(rule.meta["trained_iterations"])
         return rule.meta["trained_iterations"]
     kept = Trainer(cfg).run(progress=False, score=score)
@@ -182,10 +183,10 @@ def test_a_scored_run_ends_with_its_best_checked_rule(tmp_path, monkeypatch, cap
         return original(self)
     monkeypatch.setattr(Trainer, "train_step", crash_at_5)
     with pytest.raises(Crash):
-        Trainer(cfg).run(progress=False, score=lambda r: abs(r.meta["trained_iterations"] - 2))
+        Trainer(cfg).run(progress=False, score=lambda r, to_beat: abs(r.meta["trained_iterations"] - 2))
     monkeypatch.setattr(Trainer, "train_step", original)
     capsys.readouterr()
-    kept = Trainer(cfg).run(progress=True, score=lambda r: abs(r.meta["trained_iterations"] - 2))
+    kept = Trainer(cfg).run(progress=True, score=lambda r, to_beat: abs(r.meta["trained_iterations"] - 2))
     assert kept.meta["trained_iterations"] == 2
     out = capsys.readouterr().out   # every check is shown, with the best so far
     assert "check of the rule to beat: 0.000e+00" in out
@@ -197,13 +198,14 @@ def test_training_checks_only_qat_rules_and_keeps_the_best(tmp_path, monkeypatch
     schedule seeds (evaluate.check_score); float rules are never checked; the best check is kept."""
     import trainer.evaluate
     scored = []
-    def score(rule):            # the check's verdict: iteration 8 is best
-        scored.append(rule.meta["trained_iterations"])
+    def score(rule, to_beat):   # the check's verdict: iteration 8 is best
+        scored.append((rule.meta["trained_iterations"], to_beat))
         return abs(rule.meta["trained_iterations"] - 8)
     monkeypatch.setattr(trainer.evaluate, "check_score", score)
     cfg = dataclasses.replace(small(tmp_path), float_iters=4, qat_iters=7, check_every=2)
     kept = Trainer(cfg).run(progress=False)
-    assert scored == [6, 8, 10, 11] and kept.meta["trained_iterations"] == 8
+    # each check is told the best score so far (the check runs all its seeds only near it)
+    assert scored == [(6, math.inf), (8, 2), (10, 0), (11, 0)] and kept.meta["trained_iterations"] == 8
     assert modelfile.load(tmp_path / "run" / "model.npz").content_hash() == kept.content_hash()
     scored.clear()
     last = Trainer(dataclasses.replace(cfg, out_dir=str(tmp_path / "off"), check_every=0)).run(progress=False)

@@ -32,6 +32,7 @@ class TrainConfig:
     qat_lr_end: float = 2e-5    # QAT's rate falls from qat_lr to this along a half cosine
     check_every: int = 50       # in QAT, the rule is checked this often on other schedule seeds and the run
                                 # ends with the best (0: with the last); QAT's rule jitters 10x between checks
+                                # (evaluate.check_score: growth, persistence, regeneration)
     seed: int = 0
     checkpoint_every: int = 100
     out_dir: str = "runs/lizard"

@@ -12,7 +12,8 @@ from trainer.train import living_cells, per_sample_loss
 
 GROWTH_STEPS, PERSIST_STEPS, REGEN_STEPS = 200, 2000, 300
 DEAD_SHARE = 0.1   # dead boards (state held at 0) for the dead-boards figure: the emulated grid's 10% fault
-CHECK_SEEDS = range(1000, 1004)   # the training checks' schedule seeds (eval uses 0..runs-1)
+CHECK_SEEDS = range(1000, 1016)   # the training checks' schedule seeds (eval uses 0..runs-1)...
+SCREEN_SEEDS, SCREEN = 4, 1.25     # ...of which a check runs 4, and all 16 where that is within 1.25x of the best
 BARS = {"growth_loss": 1e-3, "persist_loss": 1e-3, "regen_loss": 2e-3, "quantization_cost": 2e-4}
 
 
@@ -232,12 +233,44 @@ def save_pictures(rule: CellRule, out_dir, fire_rate: float = 0.5, schedule_seed
     return paths
 
 
-def check_score(rule) -> float:
-    """What training keeps its best QAT rule by (`check_every`): the geometric mean of the integer
-    rule's losses at growth (step 200) and persistence (step 2,000), on schedule seeds eval does
-    not use. A mean of
-    ratios, so halving either counts the same: a sum let the larger persistence loss hide a growth
-    that got worse."""
-    growth, persist = (loss_after(rule, stop, runs=len(CHECK_SEEDS), first_seed=CHECK_SEEDS[0])
-                       for stop in (GROWTH_STEPS, PERSIST_STEPS))
-    return math.sqrt(growth * persist)
+def check_losses(rule, seeds=CHECK_SEEDS, device="cpu") -> dict:
+    """The integer rule's mean losses at growth (step 200), persistence (step 2,000) and
+    regeneration (left half erased at 200, 300 steps on) on the schedule seeds `seeds` (by default
+    CHECK_SEEDS, which eval does not use), from one run: the QAT forward with the file's integers
+    (the integer model exactly)."""
+    H, W = rule.target.shape[:2]
+    target = torch.from_numpy(rule.target).permute(2, 0, 1).to(device)
+    threshold = schedule.fire_threshold(0.5)
+    seeds = torch.tensor(list(seeds), dtype=torch.int64, device=device)
+    model, weights = NCA(rule.hidden).to(device), NCA.rule_weights(rule, device)
+
+    def run(S, start, stop):
+        return rollout(model, S, seeds, start, stop, threshold, True, weights)
+
+    def loss(S):
+        return float(per_sample_loss(S, target).mean())
+
+    with torch.no_grad():
+        S = run(intmodel.seed_state(len(seeds), H, W, device, rule.seed_cell).permute(0, 3, 1, 2).float(),
+                0, GROWTH_STEPS)
+        erased = S.clone()
+        erased[..., : W // 2] = 0
+        return {"growth": loss(S), "persist": loss(run(S, GROWTH_STEPS, PERSIST_STEPS)),
+                "regen": loss(run(erased, GROWTH_STEPS, GROWTH_STEPS + REGEN_STEPS))}
+
+
+def geometric_mean(losses: dict) -> float:
+    """A mean of ratios, so halving any one loss counts the same (a sum let the largest hide one that got worse)."""
+    return math.prod(losses.values()) ** (1 / len(losses))
+
+
+def check_score(rule, to_beat: float = math.inf) -> float:
+    """What training keeps its best QAT rule by (`check_every`; lower is better): the geometric
+    mean of check_losses on the first SCREEN_SEEDS of CHECK_SEEDS, and, where that is within SCREEN
+    of `to_beat` (the best score so far), on all of them. Most checks cost 4 runs; the rule kept
+    is judged on 16, where a rare failing run shows (4 seeds picked fish rules that failed 1 run
+    in 16 of eval's)."""
+    score = geometric_mean(check_losses(rule, CHECK_SEEDS[:SCREEN_SEEDS]))
+    if score < SCREEN * to_beat:
+        score = geometric_mean(check_losses(rule, CHECK_SEEDS))
+    return score

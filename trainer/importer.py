@@ -216,7 +216,7 @@ def print_figures(title: str, figures: dict, reference: dict | None = None):
 
 def main(args) -> int:
     from rule import cli, modelfile
-    from trainer.evaluate import CHECK_SEEDS, evaluate, evaluate_float
+    from trainer.evaluate import evaluate, evaluate_float
     from trainer.ptq import calibrate
     from trainer.target import load_target
     from trainer.train import Trainer
@@ -258,7 +258,7 @@ def main(args) -> int:
         rule.meta["imported"] = meta["imported"]
         modelfile.save(rule, out)
         print(f"fine-tuned {args.finetune} QAT iterations, kept the rule of iteration {rule.meta['trained_iterations']} "
-              f"(the best by growth x persistence on {len(CHECK_SEEDS)} other schedule seeds): {out}")
+              f"(the best by growth x persistence x regeneration on schedule seeds eval does not use): {out}")
         if fig_float:
             print_figures(f"int8 rule, fine-tuned {args.finetune}", evaluate(rule, args.runs), fig_float)
     return 0

@@ -270,12 +270,12 @@ class Trainer:
             modelfile.save(rule, self.best_path)
         else:
             return math.inf, None
-        return score(rule), rule
+        return score(rule, math.inf), rule
 
     def keep_if_better(self, score, best: tuple) -> tuple:
         """(the rule's score now, the better (score, rule) of it and best)."""
         rule = self.export()
-        value = score(rule)
+        value = score(rule, best[0])
         if not value < best[0]:     # nan never wins
             return value, best
         modelfile.save(rule, self.best_path)
@@ -291,8 +291,8 @@ class Trainer:
 
     def run(self, progress: bool = True, score=None) -> modelfile.CellRule:
         """Train to the end and write model.npz. In QAT, every check_every iterations and at the end,
-        the rule is scored (score: rule -> float, lower is better; default: evaluate.check_score,
-        other schedule seeds than eval's); the run ends with its best-scoring rule (kept in
+        the rule is scored (score(rule, to_beat) -> float, lower is better, to_beat the best score
+        so far; default: evaluate.check_score, other schedule seeds than eval's); the run ends with its best-scoring rule (kept in
         best.npz as it goes), so QAT's jitter, or a fine-tune that got worse, never hands back a
         worse rule. check_every 0: no checks, the last rule."""
         cfg = self.cfg
