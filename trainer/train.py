@@ -292,9 +292,9 @@ class Trainer:
     def run(self, progress: bool = True, score=None) -> modelfile.CellRule:
         """Train to the end and write model.npz. In QAT, every check_every iterations and at the end,
         the rule is scored (score(rule, to_beat) -> float, lower is better, to_beat the best score
-        so far; default: evaluate.check_score, other schedule seeds than eval's); the run ends with its best-scoring rule (kept in
-        best.npz as it goes), so QAT's jitter, or a fine-tune that got worse, never hands back a
-        worse rule. check_every 0: no checks, the last rule."""
+        so far; default: evaluate.check_score, other schedule seeds than eval's); the run ends with
+        its best-scoring rule (kept in best.npz as it goes), so QAT's jitter, or a fine-tune that
+        got worse, never hands back a worse rule. check_every 0: no checks, the last rule."""
         cfg = self.cfg
         if score is None and cfg.check_every:
             from trainer.evaluate import check_score as score
