@@ -324,8 +324,9 @@ class Trainer:
             if self.iteration % cfg.checkpoint_every == 0 or end:
                 self.save_checkpoint()
         bar.close()
-        rule = best[1] if best and best[1] is not None else self.export()
+        kept = best[1] if best else None
+        rule = kept if kept is not None else self.export()
         modelfile.save(rule, self.out / "model.npz")
-        kept = f" (the best check, iteration {rule.meta['trained_iterations']})" if best and best[1] is not None else ""
-        print(f"trained {self.iteration} iterations in {time.time() - t0:.0f} s; model: {self.out / 'model.npz'}{kept}")
+        note = f" (the best check, iteration {rule.meta['trained_iterations']})" if kept is not None else ""
+        print(f"trained {self.iteration} iterations in {time.time() - t0:.0f} s; model: {self.out / 'model.npz'}{note}")
         return rule
