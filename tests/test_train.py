@@ -80,6 +80,9 @@ def test_cli_bad_target(tmp_path):
     r = subprocess.run([sys.executable, "-m", "trainer", "train", "--tiny", "--target", "\ue000",
                         "--out-dir", str(tmp_path / "r")], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown emoji" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "trainer", "train", "--tiny", "--threads", "0",
+                        "--out-dir", str(tmp_path / "r")], capture_output=True, text=True)
+    assert r.returncode == 2 and "--threads: expected at least 1, got 0" in r.stderr and not (tmp_path / "r").exists()
 
 
 def test_dead_cells_stay_empty_and_the_seed_lives(tmp_path, monkeypatch):

@@ -160,8 +160,8 @@ def test_acceptance_puts_the_grid_beside_the_integer_model(shipped_rule):
         assert 0 < row["twin_min"] <= row["twin"] <= row["twin_max"] < 0.25 * empty and 0 < row["integer_model"]
     # the grid grows and regrows no slower than the integer model at the same step; at 11 s seeds
     # differ more (one of 8 grew 3x slower). It may regrow faster (0.26x over 8 seeds with rule
-    # 05f4a64eff8f; likely as slots can hold an erased neighbour's old state until its next frame,
-    # where the models erase every slot at once: not yet traced)
+    # 05f4a64eff8f, 1.00x with 85e07806ca08; likely as slots can hold an erased neighbour's old state
+    # until its next frame, where the models erase every slot at once: not yet traced)
     regrown, grown = out["erased at 15 s, regrown 27 s"], out["grown, 11 s"]
     assert regrown["twin"] / regrown["integer_model"] < 1.5 and grown["twin"] / grown["integer_model"] < 4
     # late neighbour states cost a clean grid little, and the model in the grid's conditions is on the same order

@@ -26,11 +26,15 @@ UsageError = cli.UsageError
 
 
 def cmd_train(args):
+    import torch
     from trainer.evaluate import BARS, evaluate, passes, save_pictures
     from trainer.train import Trainer
     cfg = tiny() if args.tiny else TrainConfig()
     overrides = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(TrainConfig)} and v is not None}
     cfg = dataclasses.replace(cfg, **overrides)
+    if args.threads < 1:
+        raise UsageError(f"--threads: expected at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
     trainer = Trainer(cfg, device=args.device)
     if args.restart:
         old = trainer.set_checkpoint_aside()
@@ -140,6 +144,8 @@ def main(argv=None):
     t.add_argument("--grid-conditions", dest="grid_conditions", metavar="FILE",
                    help="train with neighbour states as late as on this measured grid (python -m twin staleness "
                         "--out; default models/grid-conditions.json); '' for fresh neighbour states")
+    t.add_argument("--fresh-share", type=float, dest="fresh_share",
+                   help="share of each batch's samples with fresh neighbour states, dead boards kept (default 0.5)")
     t.add_argument("--clean-share", type=float, dest="clean_share",
                    help="share of each batch's samples on a clean grid (no dead boards, fresh neighbours)")
     t.add_argument("--init-from", dest="init_from", help="fine-tune: start from this model's float rule")
@@ -150,6 +156,9 @@ def main(argv=None):
                    help="run folder: checkpoint, model, pictures (resumes if present)")
     t.add_argument("--out", metavar="FILE", help="also write the model file here (e.g. models/lizard.npz)")
     t.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    t.add_argument("--threads", type=int, default=1,
+                   help="CPU threads (default 1: a run's bits depend on the thread count, and 1 reproduces the "
+                        "shipped rule; 2 were no faster on 2 cores)")
     t.add_argument("--restart", action="store_true",
                    help="start over even if the run folder has a checkpoint (kept as checkpoint.npz.old)")
     t.add_argument("--no-eval", action="store_true")

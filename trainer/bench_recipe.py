@@ -30,7 +30,7 @@ def run_one(name: str, target: str, args, threads: int) -> dict:
     folder = Path(args.out_dir) / name
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     train = [sys.executable, "-m", "trainer", "train", "--target", target, "--name", name, "--out-dir", str(folder),
-             "--quiet", "--no-eval"] + (["--tiny"] if args.tiny else [])
+             "--threads", str(threads), "--quiet", "--no-eval"] + (["--tiny"] if args.tiny else [])
     times = folder / "bench-times.json"
     spent = json.loads(times.read_text()).get("train_s", 0.0) if times.is_file() else 0.0
     started = time.time()

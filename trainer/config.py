@@ -19,7 +19,9 @@ class TrainConfig:
     fire_rate: float = 0.5
     dead_share: float = 0.1     # each sample has up to this share of dead boards (state held at 0, relays lost)
     grid_conditions: str = "models/grid-conditions.json"   # late neighbour states as the twin measured them ("": fresh)
-    clean_share: float = 0.0    # share of samples trained on a clean grid (no dead boards, fresh neighbours)
+    fresh_share: float = 0.5    # share of samples whose neighbour states are fresh, their dead boards kept:
+                                # the fish 1.6-17x better, every dead-boards figure 1.2-1.45x (docs/default-rule.md)
+    clean_share: float = 0.0    # share of samples on a clean grid (no dead boards, fresh neighbours)
     init_from: str = ""         # start from this model file's float rule (fine-tuning) instead of random
     init_integers: bool = False  # ...from its integer rule instead, its scales and allowed values held (imports)
     pool_from_start: bool = False  # fill the pool with init_from's float rollouts (late states from the start)
@@ -58,6 +60,7 @@ class TrainConfig:
             ("damage", 0 <= self.damage < self.batch, f"0..batch - 1 ({self.batch - 1})"),
             ("fire_rate", 0.0 < self.fire_rate <= 1.0, "in (0, 1]"),
             ("dead_share", 0.0 <= self.dead_share < 1.0, "in [0, 1)"),
+            ("fresh_share", 0.0 <= self.fresh_share <= 1.0, "in [0, 1]"),
             ("clean_share", 0.0 <= self.clean_share <= 1.0, "in [0, 1]"),
             ("float_iters", self.float_iters >= 0, "at least 0"),
             ("qat_iters", self.qat_iters >= 0 and self.total_iters >= 1, "at least 0, with float_iters + qat_iters >= 1"),

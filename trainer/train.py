@@ -211,12 +211,13 @@ class Trainer:
             keep = ~circle_masks(cfg.damage, cfg.grid_size, self.gen, self.device)
             x[-cfg.damage:] *= keep[:, None]
 
-        clean = torch.rand(cfg.batch, generator=self.gen) < cfg.clean_share if cfg.clean_share else None
+        fresh = self.some_samples(cfg.fresh_share if self.conditions else 0)   # fresh is all there is without them
+        clean = self.some_samples(cfg.clean_share)
         living = self.living_cells(clean) if cfg.dead_share else None
         steps = int(torch.randint(cfg.rollout_min, cfg.rollout_max, (), generator=self.gen))
         seeds = torch.randint(0, 2 ** 31, (cfg.batch,), generator=self.gen).to(self.device)
         weights = self.model.qat_weights() if quantize else None
-        grid = self.stale_neighbours(x, living, clean) if self.conditions else None
+        grid = self.stale_neighbours(x, living, fresh | clean) if self.conditions else None
         x = rollout(self.model, x, seeds, 0, steps, self.threshold, quantize, weights, grid, living)
         loss = per_sample_loss(x, self.target).mean()
 
@@ -229,21 +230,26 @@ class Trainer:
         self.iteration += 1
         return loss.item()
 
-    def stale_neighbours(self, x, living, clean=None) -> StaleNeighbours:
+    def some_samples(self, share: float) -> torch.Tensor:
+        """[batch] bool: each sample picked with chance `share` (share 0 draws nothing, so runs
+        without the option train as before it existed)."""
+        if not share:
+            return torch.zeros(self.cfg.batch, dtype=torch.bool)
+        return torch.rand(self.cfg.batch, generator=self.gen) < share
+
+    def stale_neighbours(self, x, living, fresh) -> StaleNeighbours:
         """Each sample a grid in one of the measured conditions, drawn with equal shares
-        (the clean samples' neighbour states are fresh)."""
+        (the `fresh` samples' neighbour states are the latest)."""
         pick = torch.randint(len(self.slot_shares), (self.cfg.batch,), generator=self.gen)
         shares = self.slot_shares[pick]
-        if clean is not None:
-            shares[clean] = FRESH
+        shares[fresh] = FRESH
         return StaleNeighbours(x, shares, self.gen, living)
 
-    def living_cells(self, clean=None) -> torch.Tensor:
+    def living_cells(self, clean) -> torch.Tensor:
         """[B, 1, H, W]: each sample with its own share of dead boards in [0, dead_share) (none if clean)."""
         cfg = self.cfg
         shares = torch.rand(cfg.batch, generator=self.gen) * cfg.dead_share
-        if clean is not None:
-            shares[clean] = 0
+        shares[clean] = 0
         return living_cells(shares, cfg.grid_size, cfg.grid_size, self.gen)[:, None].to(self.device)
 
     def export(self) -> modelfile.CellRule:
