@@ -52,7 +52,7 @@ def test_resume_after_crash(tmp_path, monkeypatch):
 
     resumed = Trainer(cfg)
     assert resumed.load_checkpoint() and resumed.iteration == 6
-    assert torch.equal(resumed.model.w1, torch.from_numpy(np.load(tmp_path / "run" / "checkpoint.npz")["w1"]))
+    assert torch.equal(resumed.model.w1.cpu(), torch.from_numpy(np.load(tmp_path / "run" / "checkpoint.npz")["w1"]))
     resumed = Trainer(cfg)
     rule = resumed.run(progress=False)
     assert resumed.iteration == 10 and len(resumed.history) == 10
@@ -90,7 +90,7 @@ def test_dead_cells_stay_empty_and_the_seed_lives(tmp_path, monkeypatch):
     board's links time out; the seed's cell always lives."""
     cfg = small(tmp_path, dead_share=0.5)
     t = Trainer(cfg)
-    t.pool = torch.randint(-60, 60, t.pool.shape, generator=torch.Generator().manual_seed(0)).float()
+    t.pool = torch.randint(-60, 60, t.pool.shape, generator=torch.Generator().manual_seed(0)).float().to(t.device)
     masks = []
     original = t.living_cells
     monkeypatch.setattr(t, "living_cells", lambda *a: masks.append(original(*a)) or masks[-1])
@@ -201,7 +201,8 @@ def test_training_checks_only_qat_rules_and_keeps_the_best(tmp_path, monkeypatch
     schedule seeds (evaluate.check_score); float rules are never checked; the best check is kept."""
     import trainer.evaluate
     scored = []
-    def score(rule, to_beat):   # the check's verdict: iteration 8 is best
+    def score(rule, to_beat, device):   # the check's verdict: iteration 8 is best
+        assert device == torch.device("cpu")        # the run's own
         scored.append((rule.meta["trained_iterations"], to_beat))
         return abs(rule.meta["trained_iterations"] - 8)
     monkeypatch.setattr(trainer.evaluate, "check_score", score)

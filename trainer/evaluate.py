@@ -264,13 +264,13 @@ def geometric_mean(losses: dict) -> float:
     return math.prod(losses.values()) ** (1 / len(losses))
 
 
-def check_score(rule, to_beat: float = math.inf) -> float:
+def check_score(rule, to_beat: float = math.inf, device="cpu") -> float:
     """What training keeps its best QAT rule by (`check_every`; lower is better): the geometric
     mean of check_losses on the first SCREEN_SEEDS of CHECK_SEEDS, and, where that is within SCREEN
     of `to_beat` (the best score so far), on all of them. Most checks cost 4 runs; the rule kept
     is judged on 16, where a rare failing run shows (4 seeds picked fish rules that failed 1 run
     in 16 of eval's)."""
-    score = geometric_mean(check_losses(rule, CHECK_SEEDS[:SCREEN_SEEDS]))
+    score = geometric_mean(check_losses(rule, CHECK_SEEDS[:SCREEN_SEEDS], device))
     if score < SCREEN * to_beat:
-        score = geometric_mean(check_losses(rule, CHECK_SEEDS))
+        score = geometric_mean(check_losses(rule, CHECK_SEEDS, device))
     return score

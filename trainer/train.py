@@ -5,6 +5,7 @@ exactly the int8 rule that gets deployed. Checkpoints (.npz, written atomically)
 run resume where it stopped.
 """
 import dataclasses
+import functools
 import json
 import math
 import time
@@ -303,7 +304,8 @@ class Trainer:
         got worse, never hands back a worse rule. check_every 0: no checks, the last rule."""
         cfg = self.cfg
         if score is None and cfg.check_every:
-            from trainer.evaluate import check_score as score
+            from trainer import evaluate      # on the run's device: a GPU run's checks take seconds there
+            score = functools.partial(evaluate.check_score, device=self.device)
         self.out.mkdir(parents=True, exist_ok=True)
         if self.load_checkpoint():
             print(f"resuming from {self.checkpoint_path} at iteration {self.iteration}")
