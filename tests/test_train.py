@@ -214,3 +214,31 @@ def test_training_checks_only_qat_rules_and_keeps_the_best(tmp_path, monkeypatch
     scored.clear()
     last = Trainer(dataclasses.replace(cfg, out_dir=str(tmp_path / "off"), check_every=0)).run(progress=False)
     assert scored == [] and last.meta["trained_iterations"] == 11
+
+
+def test_half_damage_erases_a_random_half_instead_of_a_circle(tmp_path, monkeypatch):
+    import trainer.train
+    cfg = small(tmp_path, damage=3, half_damage=2, dead_share=0.0, grid_conditions="")
+    t = Trainer(cfg)
+    pool = torch.randint(1, 60, t.pool.shape, generator=torch.Generator().manual_seed(0)).float().to(t.device)
+    started = []
+    original = trainer.train.rollout
+    monkeypatch.setattr(trainer.train, "rollout", lambda model, x, *a: started.append(x.clone()) or original(model, x, *a))
+    g = cfg.grid_size
+    first = torch.arange(g) < g // 2
+    cols, rows = first.view(1, g).expand(g, g), first.view(g, 1).expand(g, g)
+    halves = [cols, ~cols, rows, ~rows]
+    sides = set()
+    for _ in range(6):
+        t.pool = pool.clone()                                     # no cell empty before the damage
+        t.train_step()
+        empty = (started[-1] == 0).all(1).cpu()                  # [B, H, W]: every channel erased
+        for e in empty[-3:-1]:                                   # the first half_damage of the damaged samples
+            side = [k for k, h in enumerate(halves) if torch.equal(e, h)]
+            assert len(side) == 1
+            sides.add(side[0])
+        assert 0 < int(empty[-1].sum()) < g * g // 2                # the last one: a circle
+        assert not empty[1:-3].any()                              # undamaged samples
+    assert len(sides) > 1                                         # the side is drawn
+    with pytest.raises(TrainError, match="half_damage: expected 0..damage"):
+        Trainer(small(tmp_path, damage=1, half_damage=2))

@@ -139,6 +139,8 @@ def main(argv=None):
     t.add_argument("--seed", type=int)
     t.add_argument("--check-every", type=int, dest="check_every",
                    help="QAT: check the rule on other schedule seeds this often, keep the best (0: the last rule)")
+    t.add_argument("--half-damage", type=int, dest="half_damage",
+                   help="of the damaged samples per batch, this many lose a random half of the grid instead of a circle")
     t.add_argument("--dead-share", type=float, dest="dead_share",
                    help="train with up to this share of dead cells per sample (e.g. 0.1)")
     t.add_argument("--grid-conditions", dest="grid_conditions", metavar="FILE",

@@ -16,6 +16,7 @@ class TrainConfig:
     rollout_min: int = 32       # steps per rollout, uniform in [min, max)
     rollout_max: int = 64
     damage: int = 3             # lowest-loss samples per batch that get a circle erased
+    half_damage: int = 0        # ...of which this many lose a half of the grid instead (a random side)
     fire_rate: float = 0.5
     dead_share: float = 0.05    # each sample has up to this share of dead boards (state held at 0, relays lost);
                                 # 0.1 cost every picture 1.25-4x on the clean figures (docs/default-rule.md)
@@ -59,6 +60,7 @@ class TrainConfig:
             ("rollout_min", 1 <= self.rollout_min, "at least 1"),
             ("rollout_max", self.rollout_min < self.rollout_max <= 100000, f"rollout_min + 1 ({self.rollout_min + 1})..100000"),
             ("damage", 0 <= self.damage < self.batch, f"0..batch - 1 ({self.batch - 1})"),
+            ("half_damage", 0 <= self.half_damage <= self.damage, f"0..damage ({self.damage})"),
             ("fire_rate", 0.0 < self.fire_rate <= 1.0, "in (0, 1]"),
             ("dead_share", 0.0 <= self.dead_share < 1.0, "in [0, 1)"),
             ("fresh_share", 0.0 <= self.fresh_share <= 1.0, "in [0, 1]"),

@@ -52,6 +52,16 @@ def circle_masks(n: int, grid: int, gen: torch.Generator, device) -> torch.Tenso
     return d2 < (r ** 2)[:, None, None]
 
 
+def half_masks(n: int, grid: int, gen: torch.Generator, device) -> torch.Tensor:
+    """True on a random half of the grid (left, right, top or bottom): damage as large as eval's
+    and the emulated grid's erasures, which circles never reach."""
+    side = torch.randint(4, (n,), generator=gen).to(device)
+    first = torch.arange(grid, device=device) < grid // 2
+    cols, rows = first.view(1, 1, grid).expand(n, grid, grid), first.view(1, grid, 1).expand(n, grid, grid)
+    halves = torch.stack([cols, ~cols, rows, ~rows], 1)             # [n, 4, H, W]
+    return halves[torch.arange(n, device=device), side]
+
+
 def living_cells(shares: torch.Tensor, height: int, width: int, gen: torch.Generator) -> torch.Tensor:
     """[B, H, W] bool: False where a board is dead, that share of each sample's boards (its state
     is held at 0, so its neighbours read 0, as after a link timeout); the seed's cell lives.
@@ -209,8 +219,10 @@ class Trainer:
         idx, x = idx[order], x[order].clone()
         x[0] = self.seed
         if cfg.damage:
-            keep = ~circle_masks(cfg.damage, cfg.grid_size, self.gen, self.device)
-            x[-cfg.damage:] *= keep[:, None]
+            erase = circle_masks(cfg.damage, cfg.grid_size, self.gen, self.device)
+            if cfg.half_damage:
+                erase[:cfg.half_damage] = half_masks(cfg.half_damage, cfg.grid_size, self.gen, self.device)
+            x[-cfg.damage:] *= ~erase[:, None]
 
         fresh = self.some_samples(cfg.fresh_share if self.conditions else 0)   # fresh is all there is without them
         clean = self.some_samples(cfg.clean_share)
