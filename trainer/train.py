@@ -316,7 +316,7 @@ class Trainer:
         got worse, never hands back a worse rule. check_every 0: no checks, the last rule."""
         cfg = self.cfg
         if score is None and cfg.check_every:
-            from trainer import evaluate      # on the run's device: a GPU run's checks take seconds there
+            from trainer import evaluate      # checks on the run's own device, not always the CPU
             score = functools.partial(evaluate.check_score, device=self.device)
         self.out.mkdir(parents=True, exist_ok=True)
         if self.load_checkpoint():
