@@ -5,6 +5,8 @@
   init    write an untrained random rule (for tests and benchmarks)
   bench   training and integer-model speed, float vs integer, CPU (and CUDA)
   bench-recipe  the default recipe on six of the article's emoji: a table of bars and training times
+  polish  move a trained rule's palette values by +-1, layer 2's biases by half a state unit,
+          where the training check gets better (the same firmware)
   import  bring your own rule: a published Growing-NCA model (the article demo's JSON, a plain .npz)
           into a model file, quantized, evaluated before and after, optionally fine-tuned
 """
@@ -114,6 +116,42 @@ def cmd_bench(args):
     main(args)
 
 
+def cmd_polish(args):
+    import functools
+    import torch
+    from trainer import evaluate
+    from trainer.polish import polish
+    if args.sweeps < 1:
+        raise UsageError(f"--sweeps: expected at least 1, got {args.sweeps}")
+    if not 0.0 <= args.min_gain < 1.0:
+        raise UsageError(f"--min-gain: expected a share in [0, 1), got {args.min_gain}")
+    if args.threads < 1:
+        raise UsageError(f"--threads: expected at least 1, got {args.threads}")
+    if args.runs < 1:
+        raise UsageError(f"--runs: expected at least 1 schedule seed, got {args.runs}")
+    torch.set_num_threads(args.threads)
+    rule = modelfile.load(args.model)
+    if rule.target is None:
+        raise ModelFileError(args.model, "target", "missing: the check compares the rule's states with its picture")
+    device = args.device or "cpu"
+    source = rule.content_hash()[:12]
+
+    def save(polished, kept, start):   # each better rule at once: an interrupted polish keeps what it found
+        record = {"from": source, "moves": [list(m[:3]) for m in kept], "check": [start, kept[-1][3] if kept else start]}
+        modelfile.save(dataclasses.replace(polished, meta=dict(polished.meta, polish=record)), args.out)
+
+    score = functools.partial(evaluate.check_score, device=device)
+    polished, kept, start = polish(rule, score, args.sweeps, args.min_gain, not args.quiet, on_better=save)
+    save(polished, kept, start)
+    end = kept[-1][3] if kept else start
+    gain = f" ({start / end:.3f}x better)" if end > 0 else ""
+    print(f"{len(kept)} moves kept; check {start:.3e} -> {end:.3e}{gain}; model written to {args.out}")
+    if not args.no_eval:
+        print_eval(evaluate.evaluate(polished, runs=args.runs, device=device, path=args.out),
+                   evaluate.BARS, evaluate.passes)
+    return 0
+
+
 def cmd_import(args):
     from trainer.importer import main
     return main(args)
@@ -211,6 +249,18 @@ def main(argv=None):
     im.add_argument("--no-eval", action="store_true")
     im.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     im.add_argument("--quiet", action="store_true")
+    po = sub.add_parser("polish", help="move a trained rule's palette values by +-1 (and layer 2's biases by half a state unit) where the training check gets better")
+    cli.add_model(po, " to polish")
+    po.add_argument("--out", required=True, metavar="FILE", help="the polished model file (written at each better rule)")
+    po.add_argument("--sweeps", type=int, default=2, help="passes over every palette value (default 2; stops early "
+                    "after a pass that kept nothing)")
+    po.add_argument("--min-gain", type=float, default=0.005, dest="min_gain",
+                    help="keep a move only if the check gets at least this share better (default 0.005)")
+    po.add_argument("--runs", type=int, default=16, help="schedule seeds of the evaluation at the end")
+    po.add_argument("--device", help="cpu or cuda (default: cpu)")
+    po.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    po.add_argument("--no-eval", action="store_true")
+    po.add_argument("--quiet", action="store_true")
     args = cli.resolve(ap.parse_args(argv))
     if args.cmd == "train" and args.grid:
         try:
@@ -224,7 +274,7 @@ def main(argv=None):
         args.grid_size = width
     try:
         return {"train": cmd_train, "eval": cmd_eval, "init": cmd_init, "bench": cmd_bench,
-                "bench-recipe": cmd_bench_recipe, "import": cmd_import}[args.cmd](args) or 0
+                "bench-recipe": cmd_bench_recipe, "import": cmd_import, "polish": cmd_polish}[args.cmd](args) or 0
     except (ModelFileError, TargetError, TrainError, UsageError, ConditionsError, NpzError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
