@@ -76,7 +76,7 @@ def polish(rule: CellRule, score: Callable, sweeps: int = 2, min_gain: float = 0
             if s < best * (1 - min_gain):
                 rule, best = candidate, s
                 kept.append((layer, key, new, s))
-                bar.set_postfix_str(f"check {best:.3e} ({start / best:.3f}x better)")
+                bar.set_postfix_str(f"check {best:.3e}" + (f" ({start / best:.3f}x better)" if best > 0 else ""))
                 if on_better:
                     on_better(rule, kept, start)
         bar.close()
