@@ -164,6 +164,8 @@ def main(argv=None):
     f.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     try:
+        if getattr(args, "device", None):
+            args.device = cli.parse_device(args.device)
         if args.cmd == "fuzz":
             from hostsim import fuzz
             if not 0 < args.seconds <= 86400:

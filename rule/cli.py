@@ -23,6 +23,27 @@ def parse_grid(text: str, option: str = "--grid", max_side: int = spec.GRID_MAX)
     return int(m[1]), int(m[2])
 
 
+def at_least_one(option: str, value: int, unit: str = "") -> int:
+    """A count option (--runs, --threads, --sweeps...) that must be 1 or more."""
+    if value < 1:
+        raise UsageError(f"{option}: expected at least 1{unit}, got {value}")
+    return value
+
+
+def parse_device(text: str) -> str:
+    """--device: cpu, cuda or cuda:N, and only a CUDA device this machine has (PyTorch's own
+    error for a bad name is a stack trace from deep inside)."""
+    m = re.fullmatch(r"\s*(cpu|cuda(?::(\d{1,2}))?)\s*", text or "")
+    if not m:
+        raise UsageError(f"--device: expected cpu, cuda or cuda:N, got {text!r:.60}")
+    if m[1].startswith("cuda"):
+        import torch
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if int(m[2] or 0) >= count:
+            raise UsageError(f"--device: {m[1]} asked for, this machine has {count} CUDA device(s); use cpu")
+    return m[1]
+
+
 def grid_of(text: str | None, rule, max_side: int = spec.GRID_MAX) -> tuple[int, int]:
     """--grid if given, else the grid the rule was trained for."""
     return parse_grid(text, max_side=max_side) if text else modelfile.grid_size(rule)

@@ -198,6 +198,11 @@ def png_claiming(path, width, height):
     (["trainer", "train", "--hidden", "0", "--out-dir", "{tmp}/r"], "hidden"),
     (["trainer", "train", "--tiny", "--name", "my rule", "--out-dir", "{tmp}/r"], "name"),
     (["trainer", "init", "--out", "{tmp}/i.npz", "--seed", "1", "--hidden", "0"], "--hidden"),
+    (["trainer", "eval", "--device", "gpu0"], "--device: expected cpu, cuda or cuda:N"),
+    (["trainer", "polish", "--device", "foo", "--out", "{tmp}/p.npz"], "--device"),
+    (["trainer", "train", "--tiny", "--device", "cuda:99", "--out-dir", "{tmp}/r"], "CUDA device(s)"),
+    (["hostsim", "check", "--device", "cuda:99"], "CUDA device(s)"),
+    (["hostsim", "check", "--device", "cpu;rm"], "--device"),
 ])
 def test_bad_command_lines_are_errors_not_tracebacks(tmp_path, args, words):
     png_claiming(tmp_path / "bomb.png", 30000, 30000)

@@ -34,9 +34,7 @@ def cmd_train(args):
     cfg = tiny() if args.tiny else TrainConfig()
     overrides = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(TrainConfig)} and v is not None}
     cfg = dataclasses.replace(cfg, **overrides)
-    if args.threads < 1:
-        raise UsageError(f"--threads: expected at least 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(cli.at_least_one("--threads", args.threads))
     trainer = Trainer(cfg, device=args.device)
     if args.restart:
         old = trainer.set_checkpoint_aside()
@@ -83,8 +81,7 @@ def eval_conditions(args, rule, path):
 
 def cmd_eval(args):
     from trainer.evaluate import BARS, evaluate, passes
-    if args.runs < 1:
-        raise UsageError(f"--runs: expected at least 1 schedule seed, got {args.runs}")
+    cli.at_least_one("--runs", args.runs, " schedule seed")
     path = args.model
     rule = modelfile.load(path)
     grid, source = eval_conditions(args, rule, path)
@@ -121,15 +118,11 @@ def cmd_polish(args):
     import torch
     from trainer import evaluate
     from trainer.polish import polish
-    if args.sweeps < 1:
-        raise UsageError(f"--sweeps: expected at least 1, got {args.sweeps}")
+    cli.at_least_one("--sweeps", args.sweeps)
+    cli.at_least_one("--runs", args.runs, " schedule seed")
     if not 0.0 <= args.min_gain < 1.0:
         raise UsageError(f"--min-gain: expected a share in [0, 1), got {args.min_gain}")
-    if args.threads < 1:
-        raise UsageError(f"--threads: expected at least 1, got {args.threads}")
-    if args.runs < 1:
-        raise UsageError(f"--runs: expected at least 1 schedule seed, got {args.runs}")
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(cli.at_least_one("--threads", args.threads))
     rule = modelfile.load(args.model)
     if rule.target is None:
         raise ModelFileError(args.model, "target", "missing: the check compares the rule's states with its picture")
@@ -273,6 +266,8 @@ def main(argv=None):
             return 2
         args.grid_size = width
     try:
+        if getattr(args, "device", None):
+            args.device = cli.parse_device(args.device)
         return {"train": cmd_train, "eval": cmd_eval, "init": cmd_init, "bench": cmd_bench,
                 "bench-recipe": cmd_bench_recipe, "import": cmd_import, "polish": cmd_polish}[args.cmd](args) or 0
     except (ModelFileError, TargetError, TrainError, UsageError, ConditionsError, NpzError) as err:

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from rule.cli import UsageError
+from rule.cli import UsageError, at_least_one
 from rule.files import atomic_write
 from rule.plaintext import plain
 
@@ -76,8 +76,7 @@ def main(args) -> int:
         raise UsageError(f"--emoji: unknown {', '.join(map(repr, unknown))}; the set is {', '.join(EMOJI)}")
     if not 1 <= args.jobs <= 64:
         raise UsageError(f"--jobs: expected 1..64, got {args.jobs}")
-    if args.runs < 1:
-        raise UsageError(f"--runs: expected at least 1, got {args.runs}")
+    at_least_one("--runs", args.runs)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     print(f"bench-recipe: {len(names)} pictures, {args.jobs} at a time, {threads} thread(s) each, run folders in "
           f"{args.out_dir} (a stopped bench resumes)", flush=True)
