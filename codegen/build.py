@@ -36,15 +36,22 @@ def version() -> str:
 @dataclass
 class Report:
     hidden: int            # hidden units
-    storage: str           # "palette" (4-bit indices) or "int8"
+    storage: str           # "palette" (4- or 5-bit indices) or "int8"
+    bits: tuple            # bits a weight of layers 1 and 2: 4 or 5 (palette indices), 8 (int8)
     weight_bytes: int      # flash for weights, palettes, biases and the state scales
     ram_bytes: int         # the rule's working memory for one update
     macs: int              # multiply-adds per update
 
+    @property
+    def kind(self) -> str:
+        if self.storage != "palette":
+            return "int8 weights"
+        if self.bits[0] == self.bits[1]:
+            return f"{self.bits[0]}-bit indices into a {1 << self.bits[0]}-value palette per layer"
+        return "palette indices of " + " and ".join(f"{b} bits ({1 << b} values)" for b in self.bits)
+
     def lines(self):
-        kind = ("4-bit indices into a 16-value palette per layer" if self.storage == "palette"
-                else "int8 weights")
-        return [f"rule:     {self.hidden:6d} hidden units, {kind}, int16 biases",
+        return [f"rule:     {self.hidden:6d} hidden units, {self.kind}, int16 biases",
                 f"weights:  {self.weight_bytes:6d} bytes of flash",
                 f"RAM:      {self.ram_bytes:6d} bytes per update (own state, 8 neighbours, perception, "
                 f"output accumulators)",
@@ -54,17 +61,20 @@ class Report:
 def report(rule: CellRule) -> Report:
     C, P, H = spec.CHANNELS, spec.PERCEPTION, rule.hidden
     st = storage(rule)
-    weight_bytes = sum(a.nbytes for a in st.values()) + rule.b1.nbytes + rule.b2.nbytes + spec.CHANNELS  # nca_state_frac
-    return Report(H, "palette" if "palette" in st else "int8", weight_bytes, RULE_RAM, P * H + H * C)
+    arrays = [st[name] for name in ("palette", "w1", "w2q") if name in st]
+    weight_bytes = sum(a.nbytes for a in arrays) + rule.b1.nbytes + rule.b2.nbytes + spec.CHANNELS  # nca_state_frac
+    return Report(H, "palette" if "palette" in st else "int8", st.get("bits", (8, 8)), weight_bytes,
+                  RULE_RAM, P * H + H * C)
 
 
 def w2_chunks(w2: np.ndarray) -> np.ndarray:
-    """[16, H] -> [ceil(H / chunk), 16, chunk], zero-padded: nca_w2q's layout."""
+    """[16, H] -> [ceil(H / chunk), 16 * chunk], zero-padded: nca_w2q's layout (weight c * chunk + k
+    of chunk q is W2[c][q * chunk + k])."""
     C, H = w2.shape
     q = -(-H // W2_CHUNK)
     padded = np.zeros((C, q * W2_CHUNK), w2.dtype)
     padded[:, :H] = w2
-    return padded.reshape(C, q, W2_CHUNK).transpose(1, 0, 2)
+    return padded.reshape(C, q, W2_CHUNK).transpose(1, 0, 2).reshape(q, C * W2_CHUNK)
 
 
 def pack_nibbles(indices: np.ndarray) -> np.ndarray:
@@ -72,18 +82,38 @@ def pack_nibbles(indices: np.ndarray) -> np.ndarray:
     return (indices[..., 0::2] | (indices[..., 1::2] << 4)).astype(np.uint8)
 
 
+def pack_indices(indices: np.ndarray, bits: int) -> np.ndarray:
+    """Indices along the last axis -> bytes: 4 bits as nibbles; 5 bits in groups of 8 weights in 5
+    bytes, a byte of their fifth bits (weight r at bit r), then their low 4 bits as nibbles."""
+    if bits == 4:
+        return pack_nibbles(indices)
+    groups = indices.reshape(*indices.shape[:-1], -1, 8).astype(np.uint8)
+    fifth = ((groups >> 4) << np.arange(8, dtype=np.uint8)).sum(-1, dtype=np.uint8)
+    packed = np.concatenate([fifth[..., None], pack_nibbles(groups & 0x0F)], -1)
+    return packed.reshape(*indices.shape[:-1], -1)
+
+
+def index_bits(values: int) -> int:
+    """Bits of a palette index for a layer with this many distinct weights: 4 up to 16, else 5."""
+    return 4 if values <= 16 else 5
+
+
 def storage(rule: CellRule) -> dict:
     """The arrays nca_weights.c holds (docs/cell-rule.md, "Weight storage"): when each layer
-    has at most 16 distinct values, nca_palette [2, 16] (each layer's values ascending, padded
-    with the last) and 4-bit indices nca_w1 [H, 24] and nca_w2q [chunks, 16, 2]; otherwise
-    int8 nca_w1 [H, 48] and nca_w2q [chunks, 16, 4]."""
+    has at most PALETTE_MAX distinct values, nca_palette [2, 16 or 32] (each layer's values
+    ascending, padded with the last), indices nca_w1 [H, 48 * bits / 8] and nca_w2q
+    [chunks, 64 * bits / 8] at 4 bits for a layer of up to 16 values, 5 bits for up to 32, and
+    the bits; otherwise int8 nca_w1 [H, 48] and nca_w2q [chunks, 64]."""
     values = [np.unique(rule.w1), np.unique(rule.w2)]
     if max(len(v) for v in values) > spec.PALETTE_MAX:
         return {"w1": rule.w1, "w2q": w2_chunks(rule.w2)}
-    palette = np.stack([np.pad(v, (0, spec.PALETTE_MAX - len(v)), mode="edge") for v in values])
+    bits = [index_bits(len(v)) for v in values]
+    size = 1 << max(bits)
+    palette = np.stack([np.pad(v, (0, size - len(v)), mode="edge") for v in values])
     i1, i2 = np.searchsorted(values[0], rule.w1), np.searchsorted(values[1], rule.w2)
     # the padding past H gets index 0: its hidden unit is always 0
-    return {"palette": palette.astype(np.int8), "w1": pack_nibbles(i1), "w2q": pack_nibbles(w2_chunks(i2))}
+    return {"palette": palette.astype(np.int8), "w1": pack_indices(i1, bits[0]),
+            "w2q": pack_indices(w2_chunks(i2), bits[1]), "bits": tuple(bits)}
 
 
 def _emit(value):
@@ -110,9 +140,9 @@ def render(rule: CellRule, source_name: str) -> dict:
                state_frac=list(rule.state_frac),
                grid_width=grid_width, grid_height=grid_height, fire_bits=spec.FIRE_BITS,
                hash_mul1=spec.HASH_MUL1, hash_mul2=spec.HASH_MUL2,
-               palette=st["palette"].tolist() if "palette" in st else None,
+               palette=st["palette"].tolist() if "palette" in st else None, bits=st.get("bits", (8, 8)),
                w1=st["w1"].tolist(), b1=rule.b1.tolist(), w2q=st["w2q"].tolist(), b2=rule.b2.tolist(),
-               palette_size=spec.PALETTE_MAX, w2_chunk=W2_CHUNK, w2_chunks=-(-rule.hidden // W2_CHUNK))
+               palette_size=st["palette"].shape[1] if "palette" in st else 0, w2_chunk=W2_CHUNK, w2_chunks=-(-rule.hidden // W2_CHUNK))
     files = {name: ENV.get_template(name + ".j2").render(**ctx) for name in TEMPLATED}
     banner = ENV.get_template("banner.j2").render(**ctx)
     files.update({name: banner + (RUNTIME / name).read_text() for name in COPIED})

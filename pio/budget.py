@@ -72,8 +72,8 @@ def main(elf: str, flash_option: str = "", board_flash: int = FLASH_MAX) -> int:
     ok = True
     print(f"cell budget of rule {name}:")
     if rep is not None:
-        print(f"  {rep.hidden} hidden units, {rep.macs} multiply-adds per update, weights stored as "
-              f"{'4-bit palette indices' if rep.storage == 'palette' else 'int8'} ({rep.weight_bytes} bytes)")
+        print(f"  {rep.hidden} hidden units, {rep.macs} multiply-adds per update, {rep.kind} "
+              f"({rep.weight_bytes} bytes)")
     for name, used, limit in rows:
         ok &= used <= limit
         print(f"  {name:58s} {used:6d} / {limit:6d} bytes  {'ok' if used <= limit else 'OVER BUDGET'}")

@@ -15,7 +15,7 @@ ALIVE_THRESHOLD = 6      # alive iff max alpha in the 3x3 neighbourhood > 6 (0.0
 WEIGHT_MAX = 127         # weights are symmetric int8: [-127, 127]
 BIAS_MIN, BIAS_MAX = -32768, 32767  # biases are int16 at the accumulator's scale
 EXP_MIN, EXP_MAX = 2, 14  # weight real value = int8 * 2^-exp
-PALETTE_MAX = 16         # a layer with at most this many distinct weights is stored as 4-bit indices
+PALETTE_MAX = 32         # a layer with at most this many distinct weights is stored as palette indices (4 or 5 bits)
 FIRE_BITS = 16           # a cell fires iff (hash >> 16) < round(fire_rate * 2^16)
 GRID_MAX = 255           # boards' coordinates are one byte each, 0xFF meaning "not known": 0..254
 

@@ -46,23 +46,39 @@ def extreme_rule(seed: int, hidden: int = 16) -> CellRule:
         w1_exp=spec.EXP_MIN, w2_exp=spec.EXP_MIN, meta={"name": f"extreme-{seed}"})
 
 
-def palette_rule(seed: int, hidden: int = 20, palette: bool = True) -> CellRule:
-    """Weights stored as 4-bit palette indices: each layer has exactly 16 distinct values,
-    -127 and 127 among them, and uses every index; random biases and shifts."""
+def palette_rule(seed: int, hidden: int = 20, sizes=(16, 16)) -> CellRule:
+    """Weights stored as palette indices: layers 1 and 2 have exactly sizes[0] and sizes[1]
+    distinct values (16: 4-bit indices, 17..32: 5-bit), -127 and 127 among them, and use every
+    index; random biases and shifts."""
     rng = np.random.default_rng(seed)
 
-    def layer(shape):
-        values = np.concatenate([[-127, 127], rng.choice(np.arange(-126, 127), 14, replace=False)])
+    def layer(shape, size):
+        values = np.concatenate([[-127, 127], rng.choice(np.arange(-126, 127), size - 2, replace=False)])
         w = rng.choice(values, size=shape)
-        w.flat[rng.permutation(w.size)[:16]] = values  # every value, so every index, at least once
+        w.flat[rng.permutation(w.size)[:size]] = values  # every value, so every index, at least once
         return w.astype(np.int8)
 
     return CellRule(
-        w1=layer((hidden, spec.PERCEPTION)), w2=layer((spec.CHANNELS, hidden)),
+        w1=layer((hidden, spec.PERCEPTION), sizes[0]), w2=layer((spec.CHANNELS, hidden), sizes[1]),
         b1=rng.integers(spec.BIAS_MIN, spec.BIAS_MAX + 1, size=hidden).astype(np.int16),
         b2=rng.integers(spec.BIAS_MIN, spec.BIAS_MAX + 1, size=spec.CHANNELS).astype(np.int16),
         w1_exp=int(rng.integers(spec.EXP_MIN, 9)), w2_exp=int(rng.integers(spec.EXP_MIN, 12)),
-        meta={"name": f"palette-{seed}", "palette": spec.PALETTE_MAX})
+        meta={"name": f"palette-{seed}", "palette": max(sizes)})
+
+
+def unpack(packed: np.ndarray, palette: np.ndarray, bits: int) -> np.ndarray:
+    """Palette values of packed indices (docs/cell-rule.md, "Weight storage"), read back one weight at
+    a time as the layout is described there, not as codegen writes it."""
+    flat = packed.reshape(-1, packed.shape[-1])
+    n = flat.shape[1] * 8 // bits
+    idx = np.zeros((len(flat), n), int)
+    for k in range(n):
+        if bits == 4:
+            idx[:, k] = (flat[:, k // 2] >> (4 * (k % 2))) & 15
+        else:   # groups of 8 in 5 bytes: fifth bits, then nibbles
+            group = flat[:, 5 * (k // 8):5 * (k // 8) + 5]
+            idx[:, k] = ((group[:, 1 + (k % 8) // 2] >> (4 * (k % 2))) & 15) | (((group[:, 0] >> (k % 8)) & 1) << 4)
+    return palette[idx].reshape(*packed.shape[:-1], n)
 
 
 def random_states(seed: int, batch: int, height: int, width: int) -> torch.Tensor:

@@ -34,10 +34,12 @@ def test_shipped_rule_on_avr_equals_integer_model(shipped_rule, cases, kernel):
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("make", [lambda: random_rule(2, hidden=24, scale=4.0), lambda: extreme_rule(3, hidden=16),
                                   lambda: extreme_rule(4, hidden=36), lambda: palette_rule(5),
-                                  lambda: palette_rule(6, hidden=37), lambda: scaled(palette_rule(7, hidden=20), 7)])
+                                  lambda: palette_rule(6, hidden=37), lambda: scaled(palette_rule(7, hidden=20), 7),
+                                  lambda: palette_rule(8, sizes=(32, 32)), lambda: palette_rule(9, hidden=37, sizes=(16, 17)),
+                                  lambda: palette_rule(10, hidden=21, sizes=(32, 16))])
 def test_saturating_rules_on_avr(kernel, make):
-    """Both storages: int8 (the random rule) and 4-bit palette indices (the others; 37 hidden
-    units leave a padded layer-2 chunk)."""
+    """Both storages: int8 (the random rule) and palette indices (the others: 4-bit, 5-bit, and
+    one layer of each; 37 hidden units leave a padded layer-2 chunk)."""
     rule = make()
     selves, nbrs = random_neighbourhoods(300, 2)
     out, _ = build.run_rule(build.rule_image(rule, kernel), selves, nbrs)

@@ -8,7 +8,7 @@ import pytest
 
 from codegen.build import FILES, build
 from codegen.outdir import MANIFEST
-from conftest import random_rule
+from conftest import random_rule, unpack
 from rule import modelfile, spec
 
 
@@ -55,14 +55,16 @@ def test_weights_are_the_model_integers(generated, shipped_rule):
             arrays[name] = np.array([int(v) for v in re.findall(r"-?\d+", body[1])])
     H = shipped_rule.hidden
     w1, w2q = arrays["nca_w1"], arrays["nca_w2q"]
-    if "nca_palette" in arrays:   # two 4-bit indices a byte, the even position low
-        assert shipped_rule.meta.get("palette") == 16
-        p1, p2 = arrays["nca_palette"].reshape(2, 16)
-        w1 = p1[np.stack([w1 & 15, w1 >> 4], -1).ravel()]
-        w2q = p2[np.stack([w2q & 15, w2q >> 4], -1).ravel()]
+    if "nca_palette" in arrays:   # palette indices of NCA_W1_BITS and NCA_W2_BITS bits
+        config = (generated / "nca_config.h").read_text()
+        bits = [int(re.search(rf"#define NCA_W{n}_BITS (\d+)", config)[1]) for n in (1, 2)]
+        assert shipped_rule.meta.get("palette") == max(len(np.unique(w)) for w in (shipped_rule.w1, shipped_rule.w2))
+        p1, p2 = arrays["nca_palette"].reshape(2, -1)
+        w1 = unpack(w1.reshape(H, -1).astype(np.uint8), p1, bits[0]).ravel()
+        w2q = unpack(w2q.reshape(H // 4, -1).astype(np.uint8), p2, bits[1]).ravel()
     assert (w1 == shipped_rule.w1.ravel()).all()
     assert (arrays["nca_b1"] == shipped_rule.b1).all()
-    # nca_w2q[q][c][k] = W2[c][4q + k]
+    # nca_w2q[q][c * 4 + k] = W2[c][4q + k]
     assert (w2q == shipped_rule.w2.reshape(16, H // 4, 4).transpose(1, 0, 2).ravel()).all()
     assert (arrays["nca_b2"] == shipped_rule.b2).all()
     assert (arrays["nca_state_frac"] == shipped_rule.state_frac).all()
@@ -82,9 +84,12 @@ def test_cli_report(tmp_path):
     assert r.returncode == 0, r.stderr
     rule = modelfile.load()
     H, Q = rule.hidden, -(-rule.hidden // 4)
-    # 4-bit indices (24 bytes a layer-1 row, 2 a layer-2 chunk row), 2 palettes of 16, int16 biases, 16 state scales
-    assert rule.meta["palette"] == 16 and f"{H * 24 + Q * 16 * 2 + 32 + H * 2 + 32 + 16} bytes" in r.stdout
-    assert f"{H} hidden units, 4-bit indices into a 16-value palette per layer" in r.stdout
+    b1, b2 = (4 if len(np.unique(w)) <= 16 else 5 for w in (rule.w1, rule.w2))
+    # indices (48 a layer-1 row, 64 a layer-2 chunk), 2 palettes of 2^bits, int16 biases, 16 state scales
+    assert f"{H * 48 * b1 // 8 + Q * 64 * b2 // 8 + 2 * (1 << max(b1, b2)) + H * 2 + 32 + 16} bytes" in r.stdout
+    kind = (f"{b1}-bit indices into a {1 << b1}-value palette per layer" if b1 == b2
+            else f"palette indices of {b1} bits ({1 << b1} values) and {b2} bits ({1 << b2} values)")
+    assert f"{H} hidden units, {kind}" in r.stdout
     assert f"{48 * H + 16 * H} multiply-adds" in r.stdout and "256 bytes" in r.stdout
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from avrsim.build import run_firmware
+from codegen.build import report
 from conftest import pio, random_rule
 from rule import boardlines, modelfile, spec
 
@@ -26,9 +27,9 @@ def test_offline_build_runs_codegen_and_prints_the_budget(built, shipped_rule):
     budget = dict(re.findall(r"^\s+(flash|RAM|rule working memory)\b.*?(\d+) /\s+(?:\d+) bytes  ok$", out, re.M))
     assert set(budget) == {"flash", "RAM", "rule working memory"}, out[-2000:]
     assert int(budget["flash"]) <= 10240 and int(budget["RAM"]) <= 1536 and int(budget["rule working memory"]) <= 256
-    storage = "4-bit palette indices" if shipped_rule.meta.get("palette") else "int8"
+    storage = report(shipped_rule).kind
     assert (f"  {shipped_rule.hidden} hidden units, {48 * shipped_rule.hidden + 16 * shipped_rule.hidden} "
-            f"multiply-adds per update, weights stored as {storage}") in out
+            f"multiply-adds per update, {storage} (") in out
 
 
 def test_a_rule_beyond_the_budget_fails_the_build(built):
@@ -44,7 +45,7 @@ def test_a_rule_beyond_the_budget_fails_the_build(built):
         r = pio(project, "run", "-e", "nano", check=False)
         assert r.returncode != 0
         assert re.search(r"flash \(\.text \+ \.data\)\s+1\d{4} /  10240 bytes  OVER BUDGET", r.stdout), r.stdout[-2000:]
-        assert "128 hidden units, 8192 multiply-adds per update, weights stored as int8" in r.stdout
+        assert "128 hidden units, 8192 multiply-adds per update, int8 weights (" in r.stdout
         assert "this board has 30720: NCA_FLASH_BUDGET=<bytes> pio run builds a larger rule" in r.stdout
         r = pio(project, "run", "-e", "nano", NCA_FLASH_BUDGET="30720")
         assert re.search(r"flash \(\.text \+ \.data\), custom_flash_budget\s+1\d{4} /  30720 bytes  ok", r.stdout)
@@ -208,10 +209,10 @@ def test_flash_per_source_adds_up(built, shipped_rule):
     """python -m avrsim sizes: every firmware source has its share; the weights' object file is
     exactly what codegen reports for the rule's weights, palettes and biases."""
     from avrsim.sizes import SOURCES, module_sizes, symbol_sizes
-    from codegen.build import report
+    from codegen.build import report, storage
     project, _ = built
     sizes = dict(module_sizes(project))
     assert list(sizes) == SOURCES and all(n > 0 for n in sizes.values())
     assert sizes["generated/nca_weights.c"] == report(shipped_rule).weight_bytes
     symbols = {name: n for name, n, _ in symbol_sizes(project / ".pio" / "build" / "nano" / "program.elf")}
-    assert symbols["nca_w1"] == shipped_rule.w1.nbytes // (2 if shipped_rule.meta.get("palette") else 1)
+    assert symbols["nca_w1"] == storage(shipped_rule)["w1"].nbytes

@@ -17,6 +17,9 @@ from rule import intmodel, schedule, spec
 RULES = {"random": lambda: random_rule(1), "random-large": lambda: random_rule(2, scale=4.0),
          "extreme": lambda: extreme_rule(3), "extreme-wide": lambda: extreme_rule(4, hidden=200),
          "palette": lambda: palette_rule(5), "palette-odd": lambda: palette_rule(6, hidden=37),
+         # 5-bit indices: both layers, or one (layer 2 with a padded chunk)
+         "palette-5bit": lambda: palette_rule(8, sizes=(32, 32)),
+         "palette-mixed": lambda: palette_rule(9, hidden=37, sizes=(16, 17)),
          # per-channel state scales (each layer-2 shift and the seed its own)
          "scaled-random": lambda: random_rule(7, scale=3.0, state_frac=random_state_frac(7)),
          "scaled-extreme": lambda: scaled(extreme_rule(8), 8)}

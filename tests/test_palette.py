@@ -1,11 +1,11 @@
-"""Weight sharing: the trainer's palette (trainer/palette.py) and codegen's 4-bit storage of it
-(docs/cell-rule.md, "Weight storage"). Whether C and AVR read it right is in test_hostsim.py and
+"""Weight sharing: the trainer's palette (trainer/palette.py) and codegen's 4- and 5-bit storage of
+it (docs/cell-rule.md, "Weight storage"). Whether C and AVR read it right is in test_hostsim.py and
 test_avr.py (the palette rules there)."""
 import numpy as np
 import pytest
 
 from codegen.build import storage
-from conftest import extreme_rule, palette_rule, random_rule
+from conftest import extreme_rule, palette_rule, random_rule, unpack
 from rule import spec
 from trainer.nca import NCA
 from trainer.palette import palettize
@@ -47,31 +47,31 @@ def test_a_palette_rule_exports_what_it_was_trained_for():
     assert np.array_equal(again.w1, rule.w1) and np.array_equal(again.w2, rule.w2)
 
 
-def unpack(packed: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    idx = np.stack([packed & 0x0F, packed >> 4], -1).reshape(*packed.shape[:-1], -1)
-    return palette[idx]
-
-
 @pytest.mark.parametrize("make", [lambda: palette_rule(5), lambda: palette_rule(6, hidden=37),
-                                  lambda: extreme_rule(3, hidden=9)])
+                                  lambda: extreme_rule(3, hidden=9), lambda: palette_rule(8, sizes=(32, 32)),
+                                  lambda: palette_rule(9, hidden=37, sizes=(16, 17)),
+                                  lambda: palette_rule(10, hidden=5, sizes=(30, 3))])
 def test_storage_holds_the_rules_integers(make):
     rule = make()
     st = storage(rule)
-    assert set(st) == {"palette", "w1", "w2q"} and st["w1"].dtype == np.uint8
+    bits = tuple(4 if len(np.unique(w)) <= 16 else 5 for w in (rule.w1, rule.w2))
+    assert set(st) == {"palette", "w1", "w2q", "bits"} and st["w1"].dtype == np.uint8 and st["bits"] == bits
+    H, Q = rule.hidden, -(-rule.hidden // 4)
+    assert st["w1"].shape == (H, 48 * bits[0] // 8) and st["w2q"].shape == (Q, 64 * bits[1] // 8)
     p1, p2 = st["palette"]
+    assert len(p1) == (16 if bits == (4, 4) else 32)
     assert np.all(np.diff(p1.astype(int)) >= 0) and np.all(np.diff(p2.astype(int)) >= 0)  # ascending
-    assert np.array_equal(unpack(st["w1"], p1), rule.w1)
-    H = rule.hidden
-    w2 = unpack(st["w2q"], p2).transpose(1, 0, 2).reshape(spec.CHANNELS, -1)   # [q][c][k] -> [c][4q + k]
-    assert np.array_equal(w2[:, :H], rule.w2)
-    assert np.all(st["w2q"].transpose(1, 0, 2).reshape(spec.CHANNELS, -1)[:, (H + 1) // 2:] == 0)  # padding: index 0
+    assert np.array_equal(unpack(st["w1"], p1, bits[0]), rule.w1)
+    chunks = unpack(st["w2q"], p2, bits[1]).reshape(Q, spec.CHANNELS, 4)        # [q][c * 4 + k]
+    assert np.array_equal(chunks.transpose(1, 0, 2).reshape(spec.CHANNELS, -1)[:, :H], rule.w2)
+    assert np.all(chunks.transpose(1, 0, 2).reshape(spec.CHANNELS, -1)[:, H:] == p2[0])  # padding: index 0
 
 
-def test_seventeen_values_are_stored_as_int8():
-    rule = palette_rule(7)
+def test_thirty_three_values_are_stored_as_int8():
+    rule = palette_rule(7, sizes=(16, 32))
     assert "palette" in storage(rule)
     rule.meta.pop("palette")
-    rule.w2[0, 0] = 0 if 0 not in rule.w2 else 1 if 1 not in rule.w2 else 2   # a 17th value
+    rule.w2[0, 0] = next(v for v in range(-126, 127) if v not in rule.w2)   # a 33rd value
     assert len(np.unique(rule.w2)) == spec.PALETTE_MAX + 1
     st = storage(rule)
     assert "palette" not in st and np.array_equal(st["w1"], rule.w1) and st["w1"].dtype == np.int8

@@ -164,7 +164,7 @@ def main(argv=None):
     t.add_argument("--grid", metavar="WxH", help="training grid, square (default: the recipe's)")
     cli.alias(t, "--grid-size", "grid_size", type=int)
     t.add_argument("--hidden", type=int)
-    t.add_argument("--palette", type=int, help="distinct weight values per layer: 16 stores 4-bit weights, 0 any int8")
+    t.add_argument("--palette", type=int, help="distinct weight values per layer: up to 16 stores 4-bit indices, up to 32 5-bit; 0 any int8")
     t.add_argument("--float-iters", type=int, dest="float_iters")
     t.add_argument("--qat-iters", type=int, dest="qat_iters")
     t.add_argument("--seed", type=int)
@@ -229,7 +229,7 @@ def main(argv=None):
     im.add_argument("--grid", metavar="WxH", help="square grid it grows on (default 72x72, the article's)")
     im.add_argument("--name", help="the rule's name (default: from the file's name)")
     im.add_argument("--palette", type=int, default=TrainConfig.palette,
-                    help="distinct weight values per layer (16: 4-bit weights, what fits the cell's 10 KB; 0: any int8, "
+                    help="distinct weight values per layer (16: 4-bit indices, 32: 5-bit; 0: any int8, "
                          "closest to the float rule, 128 units need a board with 14 KB: NCA_FLASH_BUDGET)")
     im.add_argument("--perception-order", choices=["interleaved", "grouped"], default="interleaved",
                     help="torch format: layer 1's inputs 3c + k (a grouped convolution's order) or 16k + c (concatenated)")

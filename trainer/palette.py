@@ -1,6 +1,7 @@
 """Weight sharing (Han et al. 2016, "trained quantization"; Core ML calls it palettization):
 each layer's int8 weights take at most `size` distinct values, so the cell stores a 4-bit index
-per weight and a 16-entry table per layer (docs/cell-rule.md, "Weight storage").
+per weight and a 16-entry table per layer (5 bits and 32 entries for up to 32 values; docs/cell-rule.md,
+"Weight storage").
 
 The values stay int8 integers: the integer rule does not change, only which integers a layer
 may use. In QAT the palette is recomputed from the float weights at every iteration (a 1-D

@@ -32,7 +32,7 @@ void nca_fire(const int8_t self[NCA_CHANNELS], const int8_t nbr[NCA_NEIGHBOURS][
             continue;
         }
         for (c = 0; c < NCA_CHANNELS; c++) {
-            acc[c] += (int16_t)nca_weight(nca_w2q[j / NCA_W2_CHUNK][c], j % NCA_W2_CHUNK, 1) * h;
+            acc[c] += (int16_t)nca_weight(nca_w2q[j / NCA_W2_CHUNK], (uint8_t)(c * NCA_W2_CHUNK + j % NCA_W2_CHUNK), 1) * h;
         }
     }
     for (c = 0; c < NCA_CHANNELS; c++) {

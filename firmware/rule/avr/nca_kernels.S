@@ -32,16 +32,32 @@
     .endm
 
 #if NCA_PALETTE
-/* Palette storage: each flash byte holds two 4-bit indices (the even weight in the low nibble)
- * into nca_avr_palette, the layers' palettes copied to RAM, 16-byte aligned so that an index
+/* Palette storage (nca_weights.h): 4-bit indices two per byte (the even weight in the low
+ * nibble); 5-bit ones in groups of 8 weights in 5 bytes, a byte of their fifth bits first. The
+ * layers' palettes are copied to RAM (nca_avr_palette), aligned to their size, so that an index
  * is or-ed into the low address byte (X). */
+
+/* r26 = the low address byte of palette `base`'s entry for the index in src's low nibble (and,
+ * with 5-bit indices, bit `bit` of `fifth` as its fifth bit) */
+    .macro INDEX src, base, fifth, bit, bits
+    mov r26, \src
+    andi r26, 0x0F
+    .if \bits == 5
+    sbrc \fifth, \bit
+    ori r26, 0x10
+    .endif
+    ori r26, lo8(\base)
+    .endm
 
 /* int32_t nca_avr_dot(const int8_t *p, const uint8_t *w_flash, const int16_t *b_flash)
  * The two products of an index byte are summed in 16 bits (|sum| <= 2 * 127 * 128 < 2^15), then
- * added into the 24-bit accumulator: 33 cycles a byte. */
+ * added into the 24-bit accumulator: 33 cycles a byte (4-bit indices). */
     .global nca_avr_dot
     .type nca_avr_dot, @function
 nca_avr_dot:
+#if NCA_W1_BITS == 5
+    push r16
+#endif
     push r17
     push r28
     push r29
@@ -51,21 +67,28 @@ nca_avr_dot:
     ldi r27, hi8(nca_avr_palette)
     ldi r17, NCA_PERCEPTION / 2
 1:                          ; not unrolled: flash is scarcer than cycles
+#if NCA_W1_BITS == 5
+    mov r26, r17
+    andi r26, 3
+    brne 2f
+    lpm r16, Z+             ; every 4 index bytes: the fifth bits of their 8 weights
+2:
+#endif
     lpm r20, Z+             ; two indices
-    mov r26, r20
-    andi r26, 0x0F
-    ori r26, lo8(nca_avr_palette)
+    INDEX r20, nca_avr_palette, r16, 0, NCA_W1_BITS
     ld r18, X               ; the even weight
     ld r21, Y+
     muls r18, r21
     movw r18, r0            ; r19:r18 = the even product
     swap r20
-    mov r26, r20
-    andi r26, 0x0F
-    ori r26, lo8(nca_avr_palette)
+    INDEX r20, nca_avr_palette, r16, 1, NCA_W1_BITS
     ld r20, X               ; the odd weight
     ld r21, Y+
     muls r20, r21
+#if NCA_W1_BITS == 5
+    lsr r16                 ; the next pair's fifth bits to bits 0 and 1
+    lsr r16
+#endif
     add r18, r0
     adc r19, r1
     add r22, r18
@@ -81,15 +104,17 @@ nca_avr_dot:
     pop r29
     pop r28
     pop r17
+#if NCA_W1_BITS == 5
+    pop r16
+#endif
     ret
     .size nca_avr_dot, .-nca_avr_dot
 
 /* void nca_avr_chunk(uint8_t acc[3 * NCA_CHANNELS], const uint8_t h[4], const uint8_t *w_flash)
- * acc[c] += sum over k < 4 of W2[c][k] * h[k]: two index bytes per output. */
-    .macro CHUNK_PRODUCT h
-    mov r26, r20
-    andi r26, 0x0F
-    ori r26, lo8(nca_avr_palette + NCA_PALETTE_SIZE)
+ * acc[c] += sum over k < 4 of W2[c][k] * h[k]: two index bytes per output (with 5-bit indices a
+ * byte of fifth bits before every two outputs: bits 0-3 the even output's, 4-7 the odd one's). */
+    .macro CHUNK_PRODUCT h, bit
+    INDEX r20, nca_avr_palette + NCA_PALETTE_SIZE, r14, \bit, NCA_W2_BITS
     ld r21, X
     mulsu r21, \h           ; r1:r0 = w (signed) * h (unsigned)
     add r22, r0
@@ -101,6 +126,9 @@ nca_avr_dot:
     .global nca_avr_chunk
     .type nca_avr_chunk, @function
 nca_avr_chunk:
+#if NCA_W2_BITS == 5
+    push r14
+#endif
     push r15
     push r16
     push r17
@@ -113,17 +141,24 @@ nca_avr_chunk:
     ldi r20, NCA_CHANNELS
     mov r15, r20
 2:
+#if NCA_W2_BITS == 5
+    sbrs r15, 0             ; an even output (the count starts even): the pair's fifth bits
+    lpm r14, Z+
+#endif
     ld r22, Y
     ldd r23, Y+1
     ldd r24, Y+2
     lpm r20, Z+
-    CHUNK_PRODUCT r16
+    CHUNK_PRODUCT r16, 0
     swap r20
-    CHUNK_PRODUCT r17
+    CHUNK_PRODUCT r17, 1
     lpm r20, Z+
-    CHUNK_PRODUCT r18
+    CHUNK_PRODUCT r18, 2
     swap r20
-    CHUNK_PRODUCT r19
+    CHUNK_PRODUCT r19, 3
+#if NCA_W2_BITS == 5
+    swap r14                ; the odd output's fifth bits to bits 0-3
+#endif
     st Y+, r22
     st Y+, r23
     st Y+, r24
@@ -135,6 +170,9 @@ nca_avr_chunk:
     pop r17
     pop r16
     pop r15
+#if NCA_W2_BITS == 5
+    pop r14
+#endif
     ret
     .size nca_avr_chunk, .-nca_avr_chunk
 

@@ -45,8 +45,8 @@ void nca_fire(const int8_t self[NCA_CHANNELS], const int8_t nbr[NCA_NEIGHBOURS][
 #endif
     nca_avr_acc_init(acc24, nca_b2);
     w1 = &nca_w1[0][0];
-    w2 = &nca_w2q[0][0][0];
-    for (j = 0; j < NCA_HIDDEN; w2 += NCA_CHANNELS * NCA_W2_BYTES) {
+    w2 = &nca_w2q[0][0];
+    for (j = 0; j < NCA_HIDDEN; w2 += NCA_W2_BYTES) {
         uint8_t h[NCA_W2_CHUNK], any = 0;
         for (k = 0; k < NCA_W2_CHUNK; k++, j++, w1 += NCA_W1_BYTES) {
 #if NCA_HIDDEN % NCA_W2_CHUNK == 0
