@@ -10,15 +10,15 @@ from rule.files import REPO
 HERE = Path(__file__).resolve().parent
 CORE = REPO / "firmware" / "core"
 WIRING = REPO / "firmware" / "avr" / "wiring.h"
-# The AVR kernel's cost of a live update, per multiply-add, by weight storage (python -m avrsim
+# The AVR kernel's cost of a live update, per multiply-add, by the widest index (python -m avrsim
 # cycles, growth states' mean, docs/firmware.md): int8 66,980 cycles for a 64-unit rule's 4,096
-# multiply-adds; 4-bit palette indices 155,343 for the shipped 128-unit rule's 8,192. Other
-# rules cost in proportion.
-AVR_CYCLES_PER_MAC = {"int8": 66980 / 4096, "palette": 155343 / 8192}
+# multiply-adds; 4-bit palette indices 155,343 for a 128-unit rule's 8,192; 5-bit ones 154,191
+# for a 100-unit lizard's 6,400. Other rules cost in proportion.
+AVR_CYCLES_PER_MAC = {8: 66980 / 4096, 4: 155343 / 8192, 5: 154191 / 6400}
 
 
 def fire_cycles(rule) -> int:
-    per_mac = AVR_CYCLES_PER_MAC["palette" if "palette" in storage(rule) else "int8"]
+    per_mac = AVR_CYCLES_PER_MAC[max(storage(rule).get("bits", (8, 8)))]
     return round(per_mac * (spec.PERCEPTION * rule.hidden + rule.hidden * spec.CHANNELS))
 
 
