@@ -19,7 +19,7 @@ from rule import cli, modelfile, spec
 from rule.conditions import ConditionsError
 from rule.modelfile import ModelFileError
 from rule.npzfile import NpzError
-from trainer.config import TrainConfig, tiny
+from trainer.config import TrainConfig, palette_ok, tiny
 from trainer.train import TrainError
 from trainer.target import TargetError
 
@@ -101,7 +101,7 @@ def cmd_init(args):
     from trainer.nca import NCA
     if not 1 <= args.hidden <= 1024:
         raise UsageError(f"--hidden: expected 1..1024, got {args.hidden}")
-    if not (args.palette == 0 or 2 <= args.palette <= spec.PALETTE_MAX):
+    if not palette_ok(args.palette):
         raise UsageError(f"--palette: expected 0 or 2..{spec.PALETTE_MAX}, got {args.palette}")
     rule = NCA.random(args.hidden, args.seed, args.scale, args.palette).export(meta={"name": f"random-{args.seed}", "init_seed": args.seed, "scale": args.scale})
     modelfile.save(rule, args.out)
@@ -219,6 +219,8 @@ def main(argv=None):
     br.add_argument("--runs", type=int, default=16, help="schedule seeds per evaluation")
     br.add_argument("--out-dir", default="runs/bench-recipe", metavar="DIR", help="one run folder per picture")
     br.add_argument("--tiny", action="store_true", help="the tiny config (a smoke test, not the recipe)")
+    br.add_argument("--palette", type=int, help="distinct weight values per layer for every picture (default: the "
+                    "recipe's 16; 32 takes 5-bit indices, more flash than the cell's 10 KB)")
     im = sub.add_parser("import", help="a published Growing-NCA rule into a model file (quantized, evaluated)")
     im.add_argument("file", metavar="FILE", help="the published rule")
     im.add_argument("--format", required=True, choices=["distill-webgl", "torch"],

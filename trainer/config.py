@@ -4,6 +4,11 @@ import dataclasses
 from rule import spec
 
 
+def palette_ok(n) -> bool:
+    """Distinct weight values per layer a rule may be trained for: 0 (any int8) or 2..PALETTE_MAX."""
+    return n == 0 or 2 <= n <= spec.PALETTE_MAX
+
+
 @dataclasses.dataclass
 class TrainConfig:
     target: str = "🦎"          # an emoji (or U+XXXX) or a path to an RGBA image
@@ -51,7 +56,7 @@ class TrainConfig:
         from rule.modelfile import name_problem
         checks = [
             ("hidden", 1 <= self.hidden <= 1024, "1..1024"),
-            ("palette", self.palette == 0 or 2 <= self.palette <= spec.PALETTE_MAX, f"0 (any int8) or 2..{spec.PALETTE_MAX}"),
+            ("palette", palette_ok(self.palette), f"0 (any int8) or 2..{spec.PALETTE_MAX}"),
             ("pattern_size", 1 <= self.pattern_size <= spec.GRID_MAX, f"1..{spec.GRID_MAX}"),
             ("grid_size", self.pattern_size <= self.grid_size <= spec.GRID_MAX,
              f"pattern_size ({self.pattern_size})..{spec.GRID_MAX}"),
