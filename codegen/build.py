@@ -142,7 +142,8 @@ def render(rule: CellRule, source_name: str) -> dict:
                hash_mul1=spec.HASH_MUL1, hash_mul2=spec.HASH_MUL2,
                palette=st["palette"].tolist() if "palette" in st else None, bits=st.get("bits", (8, 8)),
                w1=st["w1"].tolist(), b1=rule.b1.tolist(), w2q=st["w2q"].tolist(), b2=rule.b2.tolist(),
-               palette_size=st["palette"].shape[1] if "palette" in st else 0, w2_chunk=W2_CHUNK, w2_chunks=-(-rule.hidden // W2_CHUNK))
+               palette_size=st["palette"].shape[1] if "palette" in st else 0,
+               w2_chunk=W2_CHUNK, w2_chunks=-(-rule.hidden // W2_CHUNK))
     files = {name: ENV.get_template(name + ".j2").render(**ctx) for name in TEMPLATED}
     banner = ENV.get_template("banner.j2").render(**ctx)
     files.update({name: banner + (RUNTIME / name).read_text() for name in COPIED})

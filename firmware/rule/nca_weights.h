@@ -25,7 +25,7 @@
 
 #if NCA_PALETTE
 typedef uint8_t nca_w_t;
-#if NCA_PERCEPTION % 8 != 0 || (NCA_CHANNELS * NCA_W2_CHUNK) % 8 != 0
+#if (NCA_W1_BITS == 5 && NCA_PERCEPTION % 8 != 0) || (NCA_W2_BITS == 5 && (NCA_CHANNELS * NCA_W2_CHUNK) % 8 != 0)
 #error "5-bit indices come in groups of 8: a layer-1 row and a layer-2 chunk must hold whole groups"
 #endif
 #define NCA_W1_BYTES (NCA_PERCEPTION * NCA_W1_BITS / 8)
