@@ -49,9 +49,33 @@
     ori r26, lo8(\base)
     .endm
 
+/* Two layer-1 products from one index byte (fifth bits `lo` and `hi` of r16 with 5-bit indices),
+ * summed in 16 bits (|sum| <= 2 * 127 * 128 < 2^15), then added into the 24-bit accumulator */
+    .macro PAIR lo, hi
+    lpm r20, Z+             ; two indices
+    INDEX r20, nca_avr_palette, r16, \lo, NCA_W1_BITS
+    ld r18, X               ; the even weight
+    ld r21, Y+
+    muls r18, r21
+    movw r18, r0            ; r19:r18 = the even product
+    swap r20
+    INDEX r20, nca_avr_palette, r16, \hi, NCA_W1_BITS
+    ld r20, X               ; the odd weight
+    ld r21, Y+
+    muls r20, r21
+    add r18, r0
+    adc r19, r1
+    add r22, r18
+    adc r23, r19
+    adc r24, r25
+    sbrc r19, 7             ; a negative pair sum: its sign extension adds 0xFF to the top byte
+    dec r24
+    .endm
+
 /* int32_t nca_avr_dot(const int8_t *p, const uint8_t *w_flash, const int16_t *b_flash)
- * The two products of an index byte are summed in 16 bits (|sum| <= 2 * 127 * 128 < 2^15), then
- * added into the 24-bit accumulator: 33 cycles a byte (4-bit indices). */
+ * 33 cycles an index byte with 4-bit indices; with 5-bit ones two index bytes a pass, the group's
+ * byte of fifth bits read before every other pass (bits 0-3 for the first, swapped for the
+ * second). Not unrolled further: flash is scarcer than cycles. */
     .global nca_avr_dot
     .type nca_avr_dot, @function
 nca_avr_dot:
@@ -65,39 +89,23 @@ nca_avr_dot:
     DOT_START               ; Z = indices (flash)
     clr r25                 ; a zero (r1 is overwritten by MULS)
     ldi r27, hi8(nca_avr_palette)
-    ldi r17, NCA_PERCEPTION / 2
-1:                          ; not unrolled: flash is scarcer than cycles
 #if NCA_W1_BITS == 5
-    mov r26, r17
-    andi r26, 3
-    brne 2f
-    lpm r16, Z+             ; every 4 index bytes: the fifth bits of their 8 weights
-2:
-#endif
-    lpm r20, Z+             ; two indices
-    INDEX r20, nca_avr_palette, r16, 0, NCA_W1_BITS
-    ld r18, X               ; the even weight
-    ld r21, Y+
-    muls r18, r21
-    movw r18, r0            ; r19:r18 = the even product
-    swap r20
-    INDEX r20, nca_avr_palette, r16, 1, NCA_W1_BITS
-    ld r20, X               ; the odd weight
-    ld r21, Y+
-    muls r20, r21
-#if NCA_W1_BITS == 5
-    lsr r16                 ; the next pair's fifth bits to bits 0 and 1
-    lsr r16
-#endif
-    add r18, r0
-    adc r19, r1
-    add r22, r18
-    adc r23, r19
-    adc r24, r25
-    sbrc r19, 7             ; a negative pair sum: its sign extension adds 0xFF to the top byte
-    dec r24
+    ldi r17, NCA_PERCEPTION / 4
+1:
+    sbrs r17, 0             ; an even count (it starts even): the next 8 weights' fifth bits
+    lpm r16, Z+
+    PAIR 0, 1
+    PAIR 2, 3
+    swap r16                ; the group's other 4 fifth bits to bits 0-3
     dec r17
     brne 1b
+#else
+    ldi r17, NCA_PERCEPTION / 2
+1:
+    PAIR 0, 1
+    dec r17
+    brne 1b
+#endif
     clr r1
     sbrc r24, 7             ; sign-extend to 32 bits (r25 is 0)
     com r25
