@@ -12,9 +12,9 @@ CORE = REPO / "firmware" / "core"
 WIRING = REPO / "firmware" / "avr" / "wiring.h"
 # The AVR kernel's cost of a live update, per multiply-add, by the widest index (python -m avrsim
 # cycles, growth states' mean, docs/firmware.md): int8 66,980 cycles for a 64-unit rule's 4,096
-# multiply-adds; 4-bit palette indices 155,343 for a 128-unit rule's 8,192; 5-bit ones 154,191
-# for a 100-unit lizard's 6,400. Other rules cost in proportion.
-AVR_CYCLES_PER_MAC = {8: 66980 / 4096, 4: 155343 / 8192, 5: 154191 / 6400}
+# multiply-adds; 4-bit palette indices 155,343 for a 128-unit rule's 8,192; 5-bit ones 174,745
+# for a 128-unit lizard's 8,192. Other rules cost in proportion.
+AVR_CYCLES_PER_MAC = {8: 66980 / 4096, 4: 155343 / 8192, 5: 174745 / 8192}
 
 
 def fire_cycles(rule) -> int:
