@@ -46,6 +46,17 @@ def test_saturating_rules_on_avr(kernel, make):
     assert np.array_equal(out, int_model(rule, selves, nbrs))
 
 
+@pytest.mark.parametrize("sizes", [(32, 32), (16, 16)])
+def test_the_articles_size_with_either_index_width_keeps_the_cycle_bar(sizes):
+    """128 hidden units, every one firing (random weights and states): 5-bit indices cost more
+    cycles than 4-bit ones and must stay inside the bar too."""
+    rule = palette_rule(12, hidden=128, sizes=sizes)
+    selves, nbrs = random_neighbourhoods(40, 3)
+    out, cycles = build.run_rule(build.rule_image(rule, "avr"), selves, nbrs)
+    assert np.array_equal(out, int_model(rule, selves, nbrs))
+    assert cycles.max() <= CYCLE_BAR, f"{cycles.max()} cycles per update > {CYCLE_BAR}"
+
+
 def test_cycle_count_is_exact_and_repeatable(shipped_rule, cases):
     selves, nbrs, _ = cases
     elf = build.rule_image(shipped_rule, "avr")
