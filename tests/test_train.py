@@ -122,7 +122,7 @@ def test_bench_recipe_trains_evaluates_and_tables_each_picture(tmp_path):
     own folder (with the bench's --palette), evaluated plain and on a grid, one row each; a second
     call resumes, not retrains."""
     cmd = [sys.executable, "-m", "trainer", "bench-recipe", "--tiny", "--emoji", "fish", "smiley", "--runs", "1",
-           "--out-dir", str(tmp_path), "--palette", "32"]
+           "--out-dir", str(tmp_path), "--half-damage", "1", "--palette", "32"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     rows = (tmp_path / "results.md").read_text().splitlines()
@@ -132,7 +132,7 @@ def test_bench_recipe_trains_evaluates_and_tables_each_picture(tmp_path):
     for res in results:
         rule = modelfile.load(tmp_path / res["name"] / "model.npz")
         assert rule.meta["target"] == res["target"] and rule.meta["config"]["hidden"] == 32   # tiny, target changed
-        assert rule.meta["palette"] == 32
+        assert rule.meta["palette"] == 32 and rule.meta["config"]["half_damage"] == 1
         assert set(res["plain"]) >= {"growth_loss", "persist_loss", "regen_loss", "regen_worst", "dead_boards_loss"}
         assert {"dead_boards_loss", "corrupt_loss"} <= set(res["grid"])
     first = (tmp_path / "fish" / "checkpoint.npz").stat().st_mtime_ns
@@ -141,7 +141,9 @@ def test_bench_recipe_trains_evaluates_and_tables_each_picture(tmp_path):
     bad = subprocess.run(cmd[:6] + ["unicorn"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--emoji: unknown 'unicorn'" in bad.stderr
     bad = subprocess.run(cmd[:-1] + ["33"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "--palette: expected 0 or 2..32, got 33" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "palette: expected 0 (any int8) or 2..32, got 33" in bad.stderr
+    bad = subprocess.run(cmd + ["--half-damage", "9"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "half_damage: expected 0..damage" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_fine_tuning_from_integers_on_a_pool_of_the_start_rule(tmp_path, monkeypatch):

@@ -221,6 +221,8 @@ def main(argv=None):
     br.add_argument("--tiny", action="store_true", help="the tiny config (a smoke test, not the recipe)")
     br.add_argument("--palette", type=int, help="distinct weight values per layer for every picture (default: the "
                     "recipe's 16; 32 takes 5-bit indices, more flash than the cell's 10 KB)")
+    br.add_argument("--half-damage", type=int, dest="half_damage",
+                    help="of the damaged samples a batch, this many lose half the grid (default: the recipe's 0)")
     im = sub.add_parser("import", help="a published Growing-NCA rule into a model file (quantized, evaluated)")
     im.add_argument("file", metavar="FILE", help="the published rule")
     im.add_argument("--format", required=True, choices=["distill-webgl", "torch"],

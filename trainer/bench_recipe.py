@@ -6,6 +6,7 @@ Runs are subprocesses, `--jobs` at a time with the cores shared out (one thread 
 trains faster in total than one run on two), each in its own run folder: a bench that stops
 resumes where its runs stopped.
 """
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,11 +15,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from rule import spec
 from rule.cli import UsageError, at_least_one
 from rule.files import atomic_write
 from rule.plaintext import plain
-from trainer.config import palette_ok
+from trainer.config import TrainConfig, tiny
 
 # the article's emoji (Mordvintsev et al. 2020, fig. "Experiment 1"), six of them, lizard first
 EMOJI = {"lizard": "🦎", "smiley": "😀", "boom": "💥", "fish": "🐠", "butterfly": "🦋", "ladybug": "🐞"}
@@ -27,13 +27,18 @@ LIZARD_BAR = 5e-5     # the shipped picture
 FIGURES = ("growth_loss", "persist_loss", "regen_loss")
 
 
+def recipe_changes(args) -> dict:
+    """The train options the bench passes to every picture (None: the recipe's)."""
+    return {k: getattr(args, k) for k in ("palette", "half_damage") if getattr(args, k) is not None}
+
+
 def run_one(name: str, target: str, args, threads: int) -> dict:
     """Train (or resume) one picture, then evaluate it; the figures as a dict."""
     folder = Path(args.out_dir) / name
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     train = [sys.executable, "-m", "trainer", "train", "--target", target, "--name", name, "--out-dir", str(folder),
              "--threads", str(threads), "--quiet", "--no-eval"] + (["--tiny"] if args.tiny else []) \
-        + (["--palette", str(args.palette)] if args.palette is not None else [])
+        + [f"--{k.replace('_', '-')}={v}" for k, v in recipe_changes(args).items()]
     times = folder / "bench-times.json"
     spent = json.loads(times.read_text()).get("train_s", 0.0) if times.is_file() else 0.0
     started = time.time()
@@ -80,8 +85,9 @@ def main(args) -> int:
     if not 1 <= args.jobs <= 64:
         raise UsageError(f"--jobs: expected 1..64, got {args.jobs}")
     at_least_one("--runs", args.runs)
-    if args.palette is not None and not palette_ok(args.palette):
-        raise UsageError(f"--palette: expected 0 or 2..{spec.PALETTE_MAX}, got {args.palette}")
+    problems = dataclasses.replace(tiny() if args.tiny else TrainConfig(), **recipe_changes(args)).problems()
+    if problems:
+        raise UsageError("; ".join(problems))
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     print(f"bench-recipe: {len(names)} pictures, {args.jobs} at a time, {threads} thread(s) each, run folders in "
           f"{args.out_dir} (a stopped bench resumes)", flush=True)
