@@ -3,7 +3,7 @@
 Measured on the grid twin (`python -m twin staleness --out FILE`, twin/measure.py), one entry per
 condition (clean, dead boards, corrupted bytes) and slot kind (orthogonal, diagonal): the share of
 firings that read a living neighbour's latest state, the one before it, an older one, or an empty
-slot (zeros: a lost relay or a timeout). The trainer trains in them and a model file records them
+slot (zeros: a lost relay or a timeout), and which neighbours relay the diagonals. The trainer trains in them and a model file records them
 (meta.grid_conditions: what the rule was trained for); `trainer eval --grid` evaluates in them.
 A conditions file comes from outside like any file: everything is checked on the way in.
 """
@@ -21,6 +21,14 @@ SLOT_KINDS = ("orthogonal", "diagonal")
 # dead boards (their relays lost too), the others without
 CLEAN, DEAD, CORRUPT = "clean", "dead boards", "corrupted bytes"
 NAMES = (CLEAN, DEAD, CORRUPT)
+# which neighbours relay a cell's diagonals (docs/link-protocol.md), so which dead boards take
+# them: "east-west" (link protocol 3: only the east or west neighbour; files without the field)
+# or "both" (link protocol 4: the east or west one and the north or south one, frame by frame)
+EAST_WEST, BOTH = "east-west", "both"
+RELAYS = (EAST_WEST, BOTH)
+RELAYS_OF_LINK_VERSION = {3: EAST_WEST, 4: BOTH}
+RELAYS_SAY = {EAST_WEST: "diagonals relayed by the east or west neighbour (link protocol 3)",
+              BOTH: "diagonals relayed by the east or west and the north or south neighbour (link protocol 4)"}
 DEFAULT_FILE = REPO / "models" / "grid-conditions.json"
 MAX_BYTES = 16384
 
@@ -61,10 +69,13 @@ def check(obj, where="<conditions>") -> dict:
             if not isinstance(c, dict):
                 raise ConditionsError(where, f"conditions.{name}", f"expected an object, got {c!r:.60}")
             out[name] = {kind: _shares(c.get(kind), where, f"conditions.{name}.{kind}") for kind in SLOT_KINDS}
+    relays = obj.get("relays", EAST_WEST)
+    if relays not in RELAYS:
+        raise ConditionsError(where, "relays", f"expected one of {', '.join(map(repr, RELAYS))}, got {relays!r:.40}")
     measured = obj.get("measured", {})
     if not isinstance(measured, dict) or len(json.dumps(measured)) > 2048:
         raise ConditionsError(where, "measured", "expected a small JSON object saying how it was measured")
-    return {"format": FORMAT, "version": VERSION, "measured": measured, "conditions": out}
+    return {"format": FORMAT, "version": VERSION, "measured": measured, "relays": relays, "conditions": out}
 
 
 def load(path) -> dict:

@@ -34,7 +34,8 @@ def test_cpu_equals_cuda(shipped_rule):
 def test_grid_conditions_cpu_equals_cuda(shipped_rule, condition):
     """What training and eval --grid run: the integer rule on late neighbour states (the draws come
     from a CPU generator), dead boards with their relays lost; the same states on both devices."""
-    grid = conditions.load(conditions.DEFAULT_FILE)["conditions"][condition]
+    grid_file = conditions.load(conditions.DEFAULT_FILE)
+    grid = grid_file["conditions"][condition]
     H, W = shipped_rule.target.shape[:2]
     for rule, start in ((shipped_rule, intmodel.seed_state(4, H, W, cell=shipped_rule.seed_cell)),
                         (palette_rule(4, hidden=40), random_states(4, 4, H, W))):
@@ -44,7 +45,8 @@ def test_grid_conditions_cpu_equals_cuda(shipped_rule, condition):
             living = dead_boards(4, H, W, device) if condition == conditions.DEAD else None
             seeds = torch.arange(4, device=device) + 11
             with torch.no_grad():
-                out.append(grid_run(rule, S, 0, 150, grid, seeds, schedule.fire_threshold(0.5), living, device).cpu())
+                out.append(grid_run(rule, S, 0, 150, grid, seeds, schedule.fire_threshold(0.5), living, device,
+                                        grid_file["relays"]).cpu())
         assert torch.equal(out[0], out[1]), rule.name
         assert out[0].abs().sum() > 0
 

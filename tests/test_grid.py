@@ -213,7 +213,8 @@ def grid_figures(lines, records, target) -> dict:
     for ms in (6000, 16000):
         own = boards_own(lines, FAITHFUL_SIZE, ms) / 2 ** spec.STATE_FRAC_BITS
         loss[ms] = float(((own - target[y0:y0 + h, x0:x0 + w]) ** 2).mean())
-    return dict(interval=measure.firing_interval_ms(records), staleness=measure.staleness(records),
+    return dict(interval=measure.firing_interval_ms(records),
+                staleness=measure.staleness(records, twin.firmware_relays()),
                 good=float(np.mean([s.good for s in last.values()])), bad=float(np.mean([s.bad for s in last.values()])),
                 loss=loss, updates=len(records))
 

@@ -9,9 +9,10 @@ import torch
 
 from conftest import palette_rule, random_rule
 from rule import conditions, intmodel, modelfile, schedule
-from trainer.evaluate import evaluate
+from trainer.evaluate import evaluate, loss_after
 from trainer.gridenv import EMPTY, StaleNeighbours, lost_relays, slot_shares
 from trainer.nca import NCA, rollout
+from twin import build as twin
 
 
 def shares_of(age: int, batch: int) -> torch.Tensor:
@@ -69,18 +70,37 @@ def test_ages_are_drawn_with_the_measured_shares():
 
 
 def test_a_dead_board_takes_the_diagonals_it_relays():
-    """Diagonals come by the east and west neighbours' relays (docs/link-protocol.md): a cell
-    whose east neighbour is dead loses NE and SE, one whose west neighbour is dead NW and SW."""
+    """Link protocol 3: diagonals come by the east and west neighbours' relays (docs/link-protocol.md):
+    a cell whose east neighbour is dead loses NE and SE, one whose west neighbour is dead NW and SW."""
     living = torch.ones(1, 1, 5, 5)
     living[0, 0, 2, 3] = 0                                   # dead at row 2, column 3
-    lost = lost_relays(living)[0]
+    lost = lost_relays(living, conditions.EAST_WEST)[0]
     assert lost[[2, 7], 2, 2].all() and lost[[0, 5], 2, 4].all()      # west of it and east of it
     assert lost.sum() == 4
     S = torch.arange(16 * 25, dtype=torch.float32).view(1, 16, 5, 5) + 1
-    views = StaleNeighbours(S, shares_of(0, 1), torch.Generator(), living).views(S).unbind(2)
+    views = StaleNeighbours(S, shares_of(0, 1), torch.Generator(), living, conditions.EAST_WEST).views(S).unbind(2)
     for k, (row, col) in enumerate(intmodel.NEIGHBOUR_ORDER):
         want = shifted(S, row, col) * ~lost[k]
         assert torch.equal(views[k], want), k
+
+
+def test_relays_both_ways_lose_a_diagonal_only_when_both_relaying_boards_are_dead():
+    """Link protocol 4: a diagonal comes by the east or west neighbour and by the north or south one;
+    one dead board takes none, two dead (an L around the cell) take the diagonal between them."""
+    living = torch.ones(1, 1, 5, 5)
+    living[0, 0, 2, 3] = 0                                   # dead at row 2, column 3
+    assert not lost_relays(living, conditions.BOTH).any()
+    living[0, 0, 1, 2] = 0                                   # and at row 1, column 2
+    lost = lost_relays(living, conditions.BOTH)[0]
+    NE, SW = 2, 5
+    assert lost[NE, 2, 2] and lost[SW, 1, 3] and lost.sum() == 2   # (2, 2)'s NE (1, 3), (1, 3)'s SW (2, 2)
+    assert lost_relays(living, conditions.EAST_WEST)[0].sum() == 8
+    S = torch.arange(16 * 25, dtype=torch.float32).view(1, 16, 5, 5) + 1
+    views = StaleNeighbours(S, shares_of(0, 1), torch.Generator(), living, conditions.BOTH).views(S).unbind(2)
+    for k, (row, col) in enumerate(intmodel.NEIGHBOUR_ORDER):
+        assert torch.equal(views[k], shifted(S, row, col) * ~lost[k]), k
+    with pytest.raises(ValueError, match="relays"):
+        StaleNeighbours(S, shares_of(0, 1), torch.Generator(), living)       # dead boards need the scheme
 
 
 def test_eval_on_a_grid_of_fresh_states_is_the_plain_eval():
@@ -98,12 +118,30 @@ def test_eval_on_a_grid_of_fresh_states_is_the_plain_eval():
     assert "dead_boards_loss" not in grid and "corrupt_loss" not in grid
 
 
+def test_eval_with_dead_boards_loses_the_diagonals_the_conditions_say(shipped_rule):
+    """The relay scheme reaches the rollout: with fresh states and dead boards, relays both ways
+    lose fewer diagonals than east-west ones, so the grown states differ; without a scheme, no run."""
+    fresh = {"orthogonal": [1, 0, 0, 0], "diagonal": [1, 0, 0, 0]}
+    loss = {relays: loss_after(shipped_rule, 60, fresh, dead=True, runs=2, relays=relays) for relays in conditions.RELAYS}
+    assert loss[conditions.BOTH] != loss[conditions.EAST_WEST]
+    with pytest.raises(ValueError, match="relays"):
+        loss_after(shipped_rule, 60, fresh, dead=True, runs=2)
+
+
 def test_the_shipped_conditions_are_the_twins_measurement():
     c = conditions.load(conditions.DEFAULT_FILE)
     assert set(c["conditions"]) == set(conditions.NAMES) and c["measured"]["by"] == "python -m twin staleness"
     clean = slot_shares(c["conditions"][conditions.CLEAN])
     assert clean.shape == (8, 4) and torch.allclose(clean.sum(-1), torch.ones(8, dtype=torch.float64))
     assert clean[1, 0] > clean[0, 0]          # orthogonal states are fresher than relayed diagonals
+    assert c["relays"] == twin.firmware_relays() == conditions.BOTH   # measured with this firmware's relays
+
+
+def test_conditions_without_relays_were_measured_with_east_west_relays():
+    """Files from before link protocol 4 say nothing of relays: theirs were east and west only."""
+    c = good_conditions()
+    del c["relays"]
+    assert conditions.check(c)["relays"] == conditions.EAST_WEST
 
 
 def good_conditions():
@@ -120,6 +158,8 @@ def good_conditions():
     (lambda c: c["conditions"].update(sunny={}), "conditions"),
     (lambda c: c.update(version=99), "format"),
     (lambda c: c.update(measured="x" * 5000), "measured"),
+    (lambda c: c.update(relays="diagonal"), "relays"),
+    (lambda c: c.update(relays=["both"]), "relays"),
 ])
 def test_bad_conditions_are_refused_naming_the_field(damage, field, tmp_path):
     c = good_conditions()

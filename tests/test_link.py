@@ -16,6 +16,7 @@ VERSION, STATE, REPORT, COMMAND, ACK = (LINK_H[k] for k in ("LINK_VERSION", "LIN
 TIMEOUT_MS, HEARTBEAT_MS, WAIT_MIN, WAIT_SPAN, RETRY_MS, QUEUE, REPORT_MS = (CELL_H[f"CELL_{k}"] for k in (
     "TIMEOUT_MS", "HEARTBEAT_MS", "WAIT_MIN_MS", "WAIT_SPAN_MS", "RETRY_MS", "QUEUE", "REPORT_MS"))
 N, E, S, W = range(4)                                   # links (link.h's enum)
+EW = CELL_H["CELL_RELAY_EW"]                            # state frame flag: east and west relayed
 NW, NN, NE, WW, EE, SW, SS, SE = range(8)               # neighbour slots (nca_rule.h)
 
 
@@ -156,16 +157,28 @@ def test_bad_frames_are_dropped_counted_and_the_next_one_is_taken(core, damage):
 
 
 def test_relays_fill_the_diagonals_and_respect_flags(core):
+    """A state frame relays the sender's north and south neighbours, or (flag RELAY_EW) its east
+    and west ones: each diagonal comes by two neighbours (docs/link-protocol.md)."""
     c = Cell(core)
-    own, north, south = np.full(16, 1), np.full(16, 2), np.full(16, 3)
-    c.receive(E, encode(core, raw_frame(core, [own, north, south], flags=3)))
-    c.receive(W, encode(core, raw_frame(core, [own + 10, north + 10, south + 10], flags=1)))
-    c.receive(N, encode(core, raw_frame(core, [own + 20, north + 20, south + 20], flags=3)))
+    own, first, second = np.full(16, 1), np.full(16, 2), np.full(16, 3)
+    c.receive(E, encode(core, raw_frame(core, [own, first, second], flags=3)))
+    c.receive(W, encode(core, raw_frame(core, [own + 10, first + 10, second + 10], flags=1)))
+    c.receive(N, encode(core, raw_frame(core, [own + 20, first + 20, second + 20], flags=3)))
     _, nbr, counters = c.get()
     assert (nbr[EE] == 1).all() and (nbr[NE] == 2).all() and (nbr[SE] == 3).all()
-    assert (nbr[WW] == 11).all() and (nbr[NW] == 12).all() and not nbr[SW].any()   # S relay not valid
-    assert (nbr[NN] == 21).all() and not nbr[SS].any()          # north's relays are not used
+    assert (nbr[WW] == 11).all() and (nbr[NW] == 12).all() and not nbr[SW].any()   # second relay not valid
+    assert (nbr[NN] == 21).all() and not nbr[SS].any()          # north's own north and south: not ours
     assert counters["known"] == (1 << EE) | (1 << NE) | (1 << SE) | (1 << WW) | (1 << NW) | (1 << NN)
+    # east and west relays: from the north they are our NE and NW, from the south SE and SW,
+    # from the east and west not ours
+    c.receive(N, encode(core, raw_frame(core, [own + 30, first + 30, second + 30], flags=EW | 3)))
+    c.receive(S, encode(core, raw_frame(core, [own + 40, first + 40, second + 40], flags=EW | 2)))
+    c.receive(E, encode(core, raw_frame(core, [own + 50, first + 50, second + 50], flags=EW | 3)))
+    _, nbr, counters = c.get()
+    assert (nbr[NN] == 31).all() and (nbr[NE] == 32).all() and (nbr[NW] == 33).all()
+    assert (nbr[SS] == 41).all() and (nbr[SW] == 43).all()       # its east relay not valid: SE as it was
+    assert (nbr[EE] == 51).all() and (nbr[SE] == 3).all()
+    assert counters["known"] == 0xFF
 
 
 def test_silent_neighbours_time_out_to_zeros_and_rejoin(core):
@@ -186,12 +199,24 @@ def test_heartbeat_and_frame_contents(core):
     state = np.arange(-8, 8)
     c.set_state(state)
     c.receive(N, encode(core, raw_frame(core, [np.full(16, 4)] * 3)))
-    wire = c.frame(now=10)
-    assert wire and c.frame(now=10 + HEARTBEAT_MS - 1) == b"" and c.frame(now=10 + HEARTBEAT_MS)
-    other = Cell(core)
-    other.receive(W, wire)   # what we sent east arrives on the neighbour's west link
-    _, nbr, _ = other.get()
-    assert (nbr[WW] == state).all() and (nbr[NW] == 4).all() and not nbr[SW].any()
+    c.receive(E, encode(core, raw_frame(core, [np.full(16, 5)] * 3)))
+    first = c.frame(now=10)
+    assert first and c.frame(now=10 + HEARTBEAT_MS - 1) == b""
+    second = c.frame(now=10 + HEARTBEAT_MS)
+    # what we send arrives on the east neighbour's west link and the south neighbour's north
+    # link; frame by frame we relay our north and south neighbours, then our east and west ones:
+    # our north one is the east neighbour's NW, our east one the south neighbour's NE
+    seen = []
+    for wire in (first, second):
+        east, south = Cell(core), Cell(core)
+        east.receive(W, wire)
+        south.receive(N, wire)
+        (_, e, _), (_, s, _) = east.get(), south.get()
+        assert (e[WW] == state).all() and (s[NN] == state).all()
+        assert not e[SW].any() and not s[NW].any()               # our south and west: never heard
+        seen.append(((e[NW] == 4).all(), (s[NE] == 5).all()))
+        assert seen[-1] in ((True, False), (False, True)) and not e[NW][e[NW] != 4].any()
+    assert seen[0] != seen[1]                                    # the pairs alternate
 
 
 def test_firing_runs_the_rule_after_a_random_wait(core, crules_shipped):

@@ -110,7 +110,7 @@ def test_float_step_equals_the_rule_applied_to_every_cell(on_grid):
     living = (torch.rand(3, 1, 9, 7, generator=g) > 0.1).float()
 
     def grid():   # every run draws the same slots: late, empty, relays lost
-        env = StaleNeighbours(S0, shares, torch.Generator().manual_seed(5), living)
+        env = StaleNeighbours(S0, shares, torch.Generator().manual_seed(5), living, "both")
         env.before = [S0 * 0.5, S0.flip(-1)]
         return env
 

@@ -69,13 +69,14 @@ def test_staleness_counts_ages_in_the_neighbours_own_updates():
     rec["output"][1] = alive + 1
     rec["inputs"][2, 1 + 4] = alive                  # (0, 0) at 15 holds its east neighbour's latest: 0
     rec["inputs"][3, 1 + 4] = alive                  # at 30 the one before the latest: 1
-    got = measure.staleness(rec)
+    got = measure.staleness(rec, "both")
     assert got["orthogonal"]["count"] == 2 and got["diagonal"]["count"] == 0
     # (1, 0)'s west neighbour (0, 0) is never alive: its updates are not counted
     assert got["orthogonal"]["share"] == [0.5, 0.5, 0.0, 0.0]
 
 
-def test_staleness_counts_empty_slots_and_leaves_out_relays_of_dead_boards():
+@pytest.mark.parametrize("relays", ["east-west", "both"])
+def test_staleness_counts_empty_slots_and_leaves_out_relays_of_dead_boards(relays):
     rec = np.zeros(5, read_trace.__globals__["TRACE_RECORD"])
     alive = np.full(16, 20, np.int8)
     rec["x"], rec["y"], rec["ms"] = [1, 0, 0, 1, 0], [0, 0, 0, 1, 1], [10, 15, 30, 40, 50]
@@ -83,18 +84,20 @@ def test_staleness_counts_empty_slots_and_leaves_out_relays_of_dead_boards():
     rec["inputs"][1, 1 + 4] = alive                  # (0, 0) holds (1, 0): latest
     rec["inputs"][3, 1 + 1] = alive                  # (1, 1) holds its north (1, 0): latest
     # at 30 (0, 0) holds zeros for (1, 0) (a timeout) and for its diagonal (1, 1): (1, 0) relays it
-    got = measure.staleness(rec[:4])
+    got = measure.staleness(rec[:4], relays)
     assert got["orthogonal"]["share"] == pytest.approx([2 / 3, 0, 0, 1 / 3]) and got["orthogonal"]["count"] == 3
     assert got["diagonal"]["count"] == 0             # (1, 1) had not updated before 30
     rec["ms"][3] = 20
-    got = measure.staleness(rec[:4])
+    got = measure.staleness(rec[:4], relays)
     assert got["diagonal"]["share"] == [0.0, 0.0, 0.0, 1.0] and got["diagonal"]["count"] == 1
-    # (0, 1) at 50: its NE (1, 0) is relayed by (1, 1), which updated: counted; without (1, 1)'s
-    # records (dead from the start) it is not
+    # (0, 1) at 50: its NE (1, 0) is relayed by its east neighbour (1, 1) and, with relays both
+    # ways, its north one (0, 0): counted while one of them has records, not when all are dead
+    # from the start (no records)
     rec["inputs"][4, 1 + 2] = alive
-    assert measure.staleness(rec)["diagonal"]["count"] == 2
-    keep = np.array([0, 1, 2, 4])
-    assert measure.staleness(rec[keep])["diagonal"]["count"] == 0
+    assert measure.staleness(rec, relays)["diagonal"]["count"] == 2
+    without_east = np.array([0, 1, 2, 4])
+    assert measure.staleness(rec[without_east], relays)["diagonal"]["count"] == (1 if relays == "both" else 0)
+    assert measure.staleness(rec[[0, 4]], relays)["diagonal"]["count"] == 0
 
 
 def test_serve_shows_the_twin_in_the_monitor(tmp_path):

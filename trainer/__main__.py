@@ -15,7 +15,7 @@ import dataclasses
 import json
 import sys
 
-from rule import cli, modelfile, spec
+from rule import cli, conditions, modelfile, spec
 from rule.conditions import ConditionsError
 from rule.modelfile import ModelFileError
 from rule.npzfile import NpzError
@@ -69,7 +69,6 @@ def print_eval(result, bars, passes):
 
 def eval_conditions(args, rule, path):
     """--grid: the conditions the model was trained for, else the measured default; --grid-conditions FILE."""
-    from rule import conditions
     if args.grid_conditions:
         return conditions.load(conditions.resolve(args.grid_conditions)), args.grid_conditions
     if not args.grid:
@@ -92,7 +91,8 @@ def cmd_eval(args):
         shared = f", at most {rule.meta['palette']} values per layer" if rule.meta.get("palette") else ""
         print(f"{path}: {rule.name}, hidden {rule.hidden}, {rule.w1.size + rule.w2.size} int8 weights{shared}")
         if grid is not None:
-            print(f"neighbour states as late as on a grid: {source}")
+            print(f"neighbour states as late as on a grid: {source}; "
+                  f"{conditions.RELAYS_SAY[conditions.check(grid)['relays']]}")
         print_eval(result, BARS, passes)
     return 0 if all(passes(result).values()) or args.json else 1
 

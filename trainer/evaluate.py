@@ -117,20 +117,23 @@ def evaluate_float(rule: CellRule, runs: int = 16, fire_rate: float = 0.5, devic
 
 
 def grid_run(rule: CellRule, S, start: int, stop: int, condition: dict, seeds, threshold: int, living=None,
-             device="cpu"):
+             device="cpu", relays=None):
     """Steps start..stop-1 of the integer rule from S [B, 16, H, W] with neighbour states as late
-    as in `condition` (one measured condition of rule/conditions.py; dead boards' relays lost).
+    as in `condition` (one measured condition of rule/conditions.py; the diagonals dead boards
+    relayed lost, as `relays` says).
     The rule runs as the QAT forward with the model file's integers: the integer model exactly
     (tests/test_qat.py, tests/test_gridenv.py)."""
     shares = slot_shares(condition).expand(len(S), -1, -1)
-    env = StaleNeighbours(S, shares, torch.Generator().manual_seed(start), living)
+    env = StaleNeighbours(S, shares, torch.Generator().manual_seed(start), living, relays)
     return rollout(NCA(rule.hidden).to(device), S, seeds, start, stop, threshold, True,
                    NCA.rule_weights(rule, device), env, living)
 
 
 def evaluate_on_grid(rule: CellRule, grid: dict, runs: int = 16, fire_rate: float = 0.5, device="cpu") -> dict:
     """Growth, persistence and regeneration as on a clean grid; growth with 10% of the boards dead
-    (their relays lost) and with corrupted bytes, each in its measured condition."""
+    (the diagonals they relayed lost, as the conditions' `relays` say) and with corrupted bytes, each
+    in its measured condition. grid: a conditions file's contents (rule/conditions.py)."""
+    grid = conditions.check(grid)
     H, W = rule.target.shape[:2]
     target = torch.from_numpy(rule.target).permute(2, 0, 1).to(device)
     threshold = schedule.fire_threshold(fire_rate)
@@ -138,7 +141,7 @@ def evaluate_on_grid(rule: CellRule, grid: dict, runs: int = 16, fire_rate: floa
     conds = grid["conditions"]
 
     def run(S, start, stop, condition, living=None):
-        return grid_run(rule, S, start, stop, conds[condition], seeds, threshold, living, device)
+        return grid_run(rule, S, start, stop, conds[condition], seeds, threshold, living, device, grid["relays"])
 
     seed = intmodel.seed_state(runs, H, W, device, rule.seed_cell).permute(0, 3, 1, 2).float()
     out = {"runs": runs, "fire_rate": fire_rate, "grid_conditions": grid.get("measured", {})}
@@ -159,9 +162,11 @@ def evaluate_on_grid(rule: CellRule, grid: dict, runs: int = 16, fire_rate: floa
 
 
 def loss_after(rule: CellRule, stop: int, condition: dict | None = None, dead: bool = False, erase_at=None,
-               runs: int = 16, fire_rate: float = 0.5, device="cpu", first_seed: int = 0) -> float:
+               runs: int = 16, fire_rate: float = 0.5, device="cpu", first_seed: int = 0,
+               relays=None) -> float:
     """The integer rule's loss after `stop` steps from the seed: with fresh neighbour states, or as
-    late as in a measured `condition`; with eval's dead boards (loss on the living ones); with the
+    late as in a measured `condition` (with dead boards, the diagonals they relayed lost as
+    `relays` says: rule/conditions.py); with eval's dead boards (loss on the living ones); with the
     bottom half erased at step `erase_at`. For comparing with a grid at the matching time; schedule
     seeds first_seed.. (eval's are 0..runs-1)."""
     H, W = rule.target.shape[:2]
@@ -178,7 +183,7 @@ def loss_after(rule: CellRule, stop: int, condition: dict | None = None, dead: b
                 S = rollout(NCA(rule.hidden).to(device), S, seeds, start, end, threshold, True,
                             NCA.rule_weights(rule, device), None, living)
             else:
-                S = grid_run(rule, S, start, end, condition, seeds, threshold, living, device)
+                S = grid_run(rule, S, start, end, condition, seeds, threshold, living, device, relays)
     return state_loss(S, target, living)
 
 

@@ -1,11 +1,12 @@
 """Grid-faithful neighbourhoods: what a cell reads of its neighbours on a real grid.
 
-On the boards a neighbour's state arrives by a frame (60 ms on the wire), a diagonal by the east
-or west neighbour's relay, and a slot not heard for 1 s reads as zeros (docs/link-protocol.md). So
+On the boards a neighbour's state arrives by a frame (60 ms on the wire), a diagonal by a neighbour's
+relay (the east or west one's, and with link protocol 4 also the north or south one's), and a slot
+not heard for 1 s reads as zeros (docs/link-protocol.md). So
 when a cell fires, each of its 8 slots holds its neighbour's latest state, the one before, an older
 one, or nothing, with shares the grid twin measures (rule/conditions.py). Here each cell keeps its
-last three states (in its own updates) and each firing draws, per slot, which one it reads; a dead
-board also takes the diagonals it relays. The rule itself is unchanged: only its inputs are late.
+last three states (in its own updates) and each firing draws, per slot, which one it reads; a
+diagonal is lost when the boards that relay it are dead. The rule itself is unchanged: only its inputs are late.
 """
 import torch
 import torch.nn.functional as F
@@ -14,7 +15,7 @@ from rule import conditions
 from rule.intmodel import NEIGHBOUR_ORDER
 
 DIAGONAL_SLOTS = (0, 2, 5, 7)          # NW, NE, SW, SE in NEIGHBOUR_ORDER
-RELAY_SIDE = {0: -1, 5: -1, 2: 1, 7: 1}  # slot -> dx of the board that relays it (west, east)
+DIAGONAL_AT = {0: (-1, -1), 2: (-1, 1), 5: (1, -1), 7: (1, 1)}   # slot -> (dy, dx) of its board
 EMPTY = len(conditions.AGES) - 1        # the age index that reads zeros
 FRESH = torch.tensor([1.0, 0, 0, 0], dtype=torch.float64)   # a slot's shares on a clean grid: always the latest
 
@@ -25,14 +26,19 @@ def slot_shares(condition: dict) -> torch.Tensor:
                         dtype=torch.float64)
 
 
-def lost_relays(living: torch.Tensor) -> torch.Tensor:
-    """[B, 8, H, W] bool: the diagonal slots a dead east or west neighbour would have relayed.
+def lost_relays(living: torch.Tensor, relays: str) -> torch.Tensor:
+    """[B, 8, H, W] bool: the diagonal slots whose relaying boards are dead: the east or west
+    neighbour (relays "east-west"), or both it and the north or south one ("both"; rule/conditions.py).
     living: [B, 1, H, W] (0 or 1); outside the grid counts as living (its diagonals are empty anyway)."""
-    dead = F.pad(living[:, 0] == 0, (1, 1))                  # [B, H, W + 2]
-    W = living.shape[-1]
-    out = torch.zeros(living.shape[0], 8, *living.shape[-2:], dtype=torch.bool, device=living.device)
-    for slot, dx in RELAY_SIDE.items():
-        out[:, slot] = dead[:, :, 1 + dx:1 + dx + W]
+    if relays not in conditions.RELAYS:
+        raise ValueError(f"relays: expected one of {conditions.RELAYS}, got {relays!r}")
+    dead = F.pad(living[:, 0] == 0, (1, 1, 1, 1))             # [B, H + 2, W + 2]
+    H, W = living.shape[-2:]
+    out = torch.zeros(living.shape[0], 8, H, W, dtype=torch.bool, device=living.device)
+    for slot, (dy, dx) in DIAGONAL_AT.items():
+        out[:, slot] = dead[:, 1:1 + H, 1 + dx:1 + dx + W]                # the east or west neighbour
+        if relays == conditions.BOTH:
+            out[:, slot] &= dead[:, 1 + dy:1 + dy + H, 1:1 + W]           # ... and the north or south one
     return out
 
 
@@ -40,13 +46,16 @@ class StaleNeighbours:
     """The 8 neighbour slots of every cell as a grid would fill them, for one batch of rollouts.
 
     shares: [B, 8, 4] per sample and slot (slot_shares of the sample's condition); living:
-    [B, 1, H, W] or None; gen: the CPU generator the draws come from (the same on every device).
+    [B, 1, H, W] or None; gen: the CPU generator the draws come from (the same on every device);
+    relays: which neighbours relay the diagonals (the conditions file's, rule/conditions.py), needed
+    with `living`.
     """
 
-    def __init__(self, S: torch.Tensor, shares: torch.Tensor, gen: torch.Generator, living=None):
+    def __init__(self, S: torch.Tensor, shares: torch.Tensor, gen: torch.Generator, living=None,
+                 relays: str | None = None):
         self.before = [S, S]   # each cell's state before its last update, and before the one before
         self.bounds = shares.cumsum(-1)[..., :EMPTY].float().to(S.device)[:, :, None, None]   # [B, 8, 1, 1, 3]
-        self.lost = lost_relays(living) if living is not None else None
+        self.lost = lost_relays(living, relays) if living is not None else None
         self.gen = gen
         # each slot's neighbour (y * W + x), and the slots that are always empty: off the grid, or
         # a diagonal a dead board would relay

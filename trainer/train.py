@@ -256,7 +256,7 @@ class Trainer:
         pick = torch.randint(len(self.slot_shares), (self.cfg.batch,), generator=self.gen)
         shares = self.slot_shares[pick]
         shares[fresh] = FRESH
-        return StaleNeighbours(x, shares, self.gen, living)
+        return StaleNeighbours(x, shares, self.gen, living, self.conditions["relays"])
 
     def living_cells(self, clean) -> torch.Tensor:
         """[B, 1, H, W]: each sample with its own share of dead boards in [0, dead_share) (none if clean)."""

@@ -71,7 +71,7 @@ def staleness_runs(rule, width, height, seconds, seed=0):
             trace = Path(d) / "updates.bin"
             build.run_grid(rule, width, height, seconds, grow_script(width, height, gateway) + faults,
                            trace=trace, seed=seed)
-            out[name] = measure.staleness(read_trace(trace))
+            out[name] = measure.staleness(read_trace(trace), build.firmware_relays())
     return out
 
 
@@ -100,7 +100,8 @@ def cmd_staleness(args) -> int:
             for shares in c.values():
                 shares[0] = round(1 - sum(shares[1:]), 4)
         path = conditions_file.save({"format": conditions_file.FORMAT, "version": conditions_file.VERSION,
-                                     "measured": measured, "conditions": conditions}, args.out)
+                                     "measured": measured, "relays": build.firmware_relays(), "conditions": conditions},
+                                    args.out)
         print(f"conditions written to {path} (train in them: python -m trainer train --grid-conditions {path})")
     return 0
 
@@ -143,6 +144,7 @@ def cmd_acceptance(args) -> int:
         raise cli.UsageError(f"--seeds: expected 1..100, got {args.seeds}; --runs: at least 1, got {args.runs}")
     grid = rule.meta.get("grid_conditions") or conditions_file.load(conditions_file.DEFAULT_FILE)
     conds = grid["conditions"]
+    relays = build.firmware_relays()   # "as late": the rule's trained-for states, the diagonals this firmware loses
     seeds = range(args.seed, args.seed + args.seeds)
     runs = [acceptance_runs(rule, width, height, seed) for seed in seeds]
     twin = np.array([losses for losses, _ in runs])                      # [seeds, 4]
@@ -162,7 +164,8 @@ def cmd_acceptance(args) -> int:
     out = {}
     for (name, where, condition), t in zip(rows, twin.T):
         fresh = loss_after(rule, **where, runs=args.runs)
-        late = loss_after(rule, **where, condition=conds.get(condition), runs=args.runs) if condition in conds else None
+        late = (loss_after(rule, **where, condition=conds.get(condition), runs=args.runs, relays=relays)
+                if condition in conds else None)
         out[name] = {"twin": float(t.mean()), "twin_min": float(t.min()), "twin_max": float(t.max()),
                      "integer_model": fresh, "as_late": late, "step": where["stop"]}
         print(f"  {name:30s} {t.mean():10.2e} ({t.min():8.2e} - {t.max():8.2e}) {fresh:10.2e} "

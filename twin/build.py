@@ -1,10 +1,10 @@
 """Build the twin for a rule (host C, cached by content) and run it."""
 from pathlib import Path
 
-from avrsim.build import firmware_flags, run_scripted
+from avrsim.build import ToolError, firmware_flags, run_scripted
 from codegen.build import render, storage
-from hostsim.clib import WARNINGS, compile_c
-from rule import spec
+from hostsim.clib import FIRMWARE_CORE, WARNINGS, c_defines, compile_c
+from rule import conditions, spec
 from rule.files import REPO
 
 HERE = Path(__file__).resolve().parent
@@ -15,6 +15,16 @@ WIRING = REPO / "firmware" / "avr" / "wiring.h"
 # multiply-adds; 4-bit palette indices 155,343 for a 128-unit rule's 8,192; 5-bit ones 174,745
 # for a 128-unit lizard's 8,192. Other rules cost in proportion.
 AVR_CYCLES_PER_MAC = {8: 66980 / 4096, 4: 155343 / 8192, 5: 174745 / 8192}
+
+
+def firmware_relays() -> str:
+    """Which neighbours relay the diagonals in this firmware (by its link protocol version):
+    rule/conditions.py's RELAYS, what the staleness it measures is recorded with."""
+    version = c_defines(FIRMWARE_CORE / "link.h")["LINK_VERSION"]
+    if version not in conditions.RELAYS_OF_LINK_VERSION:
+        raise ToolError(f"link protocol version {version} (firmware/core/link.h): which neighbours relay the "
+                        "diagonals is not known; add it to rule/conditions.py's RELAYS_OF_LINK_VERSION")
+    return conditions.RELAYS_OF_LINK_VERSION[version]
 
 
 def fire_cycles(rule) -> int:

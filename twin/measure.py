@@ -2,16 +2,17 @@
 measured from a trace of rule updates (the twin's or the emulated grid's: the same records)."""
 import numpy as np
 
-from rule import boardlines, intmodel, spec
+from rule import boardlines, conditions, intmodel, spec
 
 DIAGONAL = {0, 2, 5, 7}   # NW, NE, SW, SE in nca_rule.h's slot order
 
 
-def staleness(records: np.ndarray) -> dict:
+def staleness(records: np.ndarray, relays: str) -> dict:
     """For every update of a board with a living neighbour in a slot, how many of that
     neighbour's own updates it is behind: 0 (its latest), 1, 2 or more, or an empty slot (zeros:
-    a lost relay or a timeout). Diagonals whose relaying board (east or west) never updated, a
-    board dead from the start, are not counted: training models those lost relays itself.
+    a lost relay or a timeout). Diagonals whose relaying boards (the east or west one, and with
+    `relays` "both" also the north or south one: rule/conditions.py) never updated, boards dead
+    from the start, are not counted: training models those lost relays itself.
     Returns {'orthogonal'|'diagonal': {'share': [p0, p1, p2+, empty], 'count': n}} over all boards."""
     by_board = {}
     order = np.lexsort((records["ms"], records["y"], records["x"]))
@@ -23,7 +24,8 @@ def staleness(records: np.ndarray) -> dict:
         ms = records["ms"][idx]
         for slot, (row, col) in enumerate(intmodel.NEIGHBOUR_ORDER):
             n_idx = by_board.get((x + col - 1, y + row - 1))
-            if n_idx is None or (slot in DIAGONAL and (x + col - 1, y) not in by_board):
+            relayed_by = [(x + col - 1, y)] + ([(x, y + row - 1)] if relays == conditions.BOTH else [])
+            if n_idx is None or (slot in DIAGONAL and not any(r in by_board for r in relayed_by)):
                 continue
             n_ms, n_out = records["ms"][n_idx], records["output"][n_idx]
             j = np.searchsorted(n_ms, ms, side="right")      # the neighbour's updates before each of ours

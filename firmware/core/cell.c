@@ -2,12 +2,15 @@
 
 #include <string.h>
 
-/* Where a frame's states go: [link][0] own state, [1] its north relay, [2] its south relay.
- * 0xFF: not used. East and west neighbours relay the diagonals. */
+/* Where a state frame's states go: [link][0] own state, [1] and [2] its relays. A frame relays
+ * the sender's north and south neighbours or, every other frame, its east and west ones
+ * (flag CELL_RELAY_EW): the ones that are our diagonals come from east and west in the first
+ * case, from north and south in the second. Every diagonal so comes by two neighbours, and one
+ * dead board does not take it. */
 static const uint8_t SLOT_OF[LINK_COUNT][3] = {
-    [LINK_N] = {NCA_N, 0xFF, 0xFF},
+    [LINK_N] = {NCA_N, NCA_NE, NCA_NW},
     [LINK_E] = {NCA_E, NCA_NE, NCA_SE},
-    [LINK_S] = {NCA_S, 0xFF, 0xFF},
+    [LINK_S] = {NCA_S, NCA_SE, NCA_SW},
     [LINK_W] = {NCA_W, NCA_NW, NCA_SW},
 };
 
@@ -137,10 +140,12 @@ uint8_t cell_on_frame(struct cell *c, uint8_t link, const uint8_t *frame, int16_
         c->in_flight = 0;
     }
     if (type == LINK_TYPE_STATE) {
+        /* relays count when they are our diagonals (north and south ones from east and west,
+         * east and west ones from north and south) and the sender flags them valid (bit k - 1) */
+        uint8_t ours = (uint8_t)(link ^ (flags >> 2)) & 1u; /* LINK_E, LINK_W odd; CELL_RELAY_EW bit 2 */
         for (k = 0; k < 3; k++) {
             uint8_t slot = SLOT_OF[link][k];
-            /* relayed states count only when the sender flags them valid (flag bit k - 1) */
-            if (slot != 0xFF && (k == 0 || (flags >> (k - 1)) & 1u)) {
+            if (k == 0 || (ours && (flags >> (k - 1)) & 1u)) {
                 memcpy(c->nbr[slot], p + k * LINK_STATE_BYTES, LINK_STATE_BYTES);
                 c->heard[slot] = now;
                 c->known |= (uint8_t)(1u << slot);
@@ -268,10 +273,17 @@ uint8_t cell_build_frame(struct cell *c, uint8_t *out, uint16_t now)
         /* a child waits for it: 7 bytes on the wire before anything longer (type stays ACK) */
     } else if ((uint16_t)(now - c->last_sent) >= CELL_HEARTBEAT_MS) {
         type = LINK_TYPE_STATE;
-        flags = (uint8_t)((c->known & (1u << NCA_N) ? CELL_RELAY_N : 0) | (c->known & (1u << NCA_S) ? CELL_RELAY_S : 0));
+        const int8_t *first = c->nbr[NCA_N], *second = c->nbr[NCA_S];
+        flags = (uint8_t)((c->known & (1u << NCA_N) ? CELL_RELAY_FIRST : 0) | (c->known & (1u << NCA_S) ? CELL_RELAY_SECOND : 0));
+        if ((c->relay_ew ^= 1u) != 0) { /* the pairs alternate, frame by frame */
+            first = c->nbr[NCA_E];
+            second = c->nbr[NCA_W];
+            flags = (uint8_t)(CELL_RELAY_EW | (c->known & (1u << NCA_E) ? CELL_RELAY_FIRST : 0)
+                              | (c->known & (1u << NCA_W) ? CELL_RELAY_SECOND : 0));
+        }
         memcpy(raw + n, c->state, LINK_STATE_BYTES);
-        memcpy(raw + n + LINK_STATE_BYTES, c->nbr[NCA_N], LINK_STATE_BYTES);
-        memcpy(raw + n + 2 * LINK_STATE_BYTES, c->nbr[NCA_S], LINK_STATE_BYTES);
+        memcpy(raw + n + LINK_STATE_BYTES, first, LINK_STATE_BYTES);
+        memcpy(raw + n + 2 * LINK_STATE_BYTES, second, LINK_STATE_BYTES);
         n += 3 * LINK_STATE_BYTES;
         raw[n++] = c->x;
         raw[n++] = c->y;

@@ -19,8 +19,9 @@
 #define CELL_REPORT_MS 4096      /* own report every [period, 2 * period) ms: a power of two... */
 #define CELL_REPORT_EVERY 4      /* ...if its colour moved by more than a step, else every 4th time */
 
-#define CELL_RELAY_N 0x01        /* state frame flags: relayed north / south states are valid */
-#define CELL_RELAY_S 0x02
+#define CELL_RELAY_FIRST 0x01    /* state frame flags: the first / second relayed state is valid... */
+#define CELL_RELAY_SECOND 0x02
+#define CELL_RELAY_EW 0x04       /* ...and they are the sender's east and west neighbours, not north and south */
 #define CELL_ACK_SHIFT 4         /* every frame's flags: bit 4 + l acks the report frames from link l;
                                   * report frames: bits 0-1 the link they are for, bit 2 their sequence bit */
 #define CELL_RETRY_MS 100        /* a report frame not acknowledged by then is sent again */
@@ -54,6 +55,7 @@ struct cell {
     uint8_t ack_due;                               /* a report frame was taken: acknowledge it soon */
     uint8_t unchanged;                             /* report periods since the last report */
     uint8_t command_pending;                       /* the last command is still to be passed on */
+    uint8_t relay_ew;                              /* the last state frame relayed east and west */
     uint8_t command[CELL_COMMAND_BYTES];           /* the last command seen */
     int8_t state[NCA_CHANNELS];
     int8_t nbr[NCA_NEIGHBOURS][NCA_CHANNELS];     /* nca_rule.h order, right after state */

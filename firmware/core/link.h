@@ -11,8 +11,8 @@ enum { LINK_N, LINK_E, LINK_S, LINK_W, LINK_COUNT };
 #define LINK_DX {0, 1, 0, -1}
 #define LINK_DY {-1, 0, 1, 0}
 
-#define LINK_VERSION 3
-#define LINK_TYPE_STATE 1       /* own state, north and south relays, where (x, y, hops) */
+#define LINK_VERSION 4
+#define LINK_TYPE_STATE 1       /* own state, two relays (N and S, or E and W), where (x, y, hops) */
 #define LINK_TYPE_REPORT 2      /* 1..6 reports on their way to the gateway */
 #define LINK_TYPE_COMMAND 3     /* a host command flooding the grid */
 #define LINK_TYPE_ACK 4         /* nothing but the acknowledgement bits every frame carries */

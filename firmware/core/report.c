@@ -11,12 +11,15 @@
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
-static const char HEX[] = "0123456789abcdef";
+static char hex_digit(uint8_t v)
+{
+    return (char)(v < 10 ? '0' + v : 'a' - 10 + v);
+}
 
 static char *digits(char *p, uint8_t b)
 {
-    *p++ = HEX[b >> 4];
-    *p++ = HEX[b & 15];
+    *p++ = hex_digit(b >> 4);
+    *p++ = hex_digit(b & 15);
     return p;
 }
 
