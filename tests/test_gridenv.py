@@ -137,6 +137,12 @@ def test_the_shipped_conditions_are_the_twins_measurement():
     assert c["relays"] == twin.firmware_relays() == conditions.BOTH   # measured with this firmware's relays
 
 
+def test_the_shipped_rule_was_trained_in_the_protocol_3_file(shipped_rule):
+    """README's command that re-creates the shipped rule names the conditions it was trained in."""
+    v3 = conditions.load(conditions.REPO / "models" / "grid-conditions-v3.json")
+    assert conditions.check(shipped_rule.meta["grid_conditions"]) == v3 and v3["relays"] == conditions.EAST_WEST
+
+
 def test_conditions_without_relays_were_measured_with_east_west_relays():
     """Files from before link protocol 4 say nothing of relays: theirs were east and west only."""
     c = good_conditions()
