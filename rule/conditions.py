@@ -3,8 +3,9 @@
 Measured on the grid twin (`python -m twin staleness --out FILE`, twin/measure.py), one entry per
 condition (clean, dead boards, corrupted bytes) and slot kind (orthogonal, diagonal): the share of
 firings that read a living neighbour's latest state, the one before it, an older one, or an empty
-slot (zeros: a lost relay or a timeout), and which neighbours relay the diagonals. The trainer trains in them and a model file records them
-(meta.grid_conditions: what the rule was trained for); `trainer eval --grid` evaluates in them.
+slot (zeros: a lost relay or a timeout), and which neighbours relay the diagonals. The trainer
+trains in them and a model file records them (meta.grid_conditions: what the rule was trained
+for); `trainer eval --grid` evaluates in them.
 A conditions file comes from outside like any file: everything is checked on the way in.
 """
 import json

@@ -122,7 +122,8 @@ def test_eval_with_dead_boards_loses_the_diagonals_the_conditions_say(shipped_ru
     """The relay scheme reaches the rollout: with fresh states and dead boards, relays both ways
     lose fewer diagonals than east-west ones, so the grown states differ; without a scheme, no run."""
     fresh = {"orthogonal": [1, 0, 0, 0], "diagonal": [1, 0, 0, 0]}
-    loss = {relays: loss_after(shipped_rule, 60, fresh, dead=True, runs=2, relays=relays) for relays in conditions.RELAYS}
+    loss = {relays: loss_after(shipped_rule, 60, fresh, dead=True, runs=2, relays=relays)
+            for relays in conditions.RELAYS}
     assert loss[conditions.BOTH] != loss[conditions.EAST_WEST]
     with pytest.raises(ValueError, match="relays"):
         loss_after(shipped_rule, 60, fresh, dead=True, runs=2)

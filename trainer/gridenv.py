@@ -6,7 +6,8 @@ not heard for 1 s reads as zeros (docs/link-protocol.md). So
 when a cell fires, each of its 8 slots holds its neighbour's latest state, the one before, an older
 one, or nothing, with shares the grid twin measures (rule/conditions.py). Here each cell keeps its
 last three states (in its own updates) and each firing draws, per slot, which one it reads; a
-diagonal is lost when the boards that relay it are dead. The rule itself is unchanged: only its inputs are late.
+diagonal is lost when the boards that relay it are dead. The rule itself is unchanged: only its
+inputs are late.
 """
 import torch
 import torch.nn.functional as F
@@ -58,7 +59,7 @@ class StaleNeighbours:
         self.lost = lost_relays(living, relays) if living is not None else None
         self.gen = gen
         # each slot's neighbour (y * W + x), and the slots that are always empty: off the grid, or
-        # a diagonal a dead board would relay
+        # a diagonal whose relaying boards are dead
         H, W = S.shape[-2:]
         y, x = torch.arange(H, device=S.device).view(H, 1), torch.arange(W, device=S.device).view(1, W)
         ny = torch.stack([(y + row - 1).expand(H, W) for row, _ in NEIGHBOUR_ORDER])     # [8, H, W]
