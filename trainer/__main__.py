@@ -74,7 +74,9 @@ def eval_conditions(args, rule, path):
     if not args.grid:
         return None, None
     if "grid_conditions" in rule.meta:
-        return rule.meta["grid_conditions"], f"{path}'s meta.grid_conditions (what it was trained for)"
+        # checked on load; normalised here (a file from before `relays` reads as east-west)
+        trained_for = conditions.check(rule.meta["grid_conditions"])
+        return trained_for, f"{path}'s meta.grid_conditions (what it was trained for)"
     return conditions.load(conditions.DEFAULT_FILE), f"{conditions.DEFAULT_FILE} (the model records none)"
 
 
@@ -92,7 +94,7 @@ def cmd_eval(args):
         print(f"{path}: {rule.name}, hidden {rule.hidden}, {rule.w1.size + rule.w2.size} int8 weights{shared}")
         if grid is not None:
             print(f"neighbour states as late as on a grid: {source}; "
-                  f"{conditions.RELAYS_SAY[conditions.check(grid)['relays']]}")
+                  f"{conditions.RELAYS_SAY[grid['relays']]}")
         print_eval(result, BARS, passes)
     return 0 if all(passes(result).values()) or args.json else 1
 
