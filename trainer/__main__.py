@@ -51,12 +51,15 @@ def cmd_train(args):
 
 
 def print_eval(result, bars, passes):
-    from trainer.evaluate import DEAD_SHARE
+    from trainer.evaluate import DEAD_SHARE, FAILING
     ok = passes(result)
     for key, bar in bars.items():
         if key in result:
-            worst = key.removesuffix("_loss") + "_worst"
-            worst = f"   (worst run {result[worst]:.2e})" if worst in result else ""
+            name = key.removesuffix("_loss")
+            worst = f"   (worst run {result[name + '_worst']:.2e}" if name + "_worst" in result else ""
+            if worst:
+                failing = result.get(name + "_failing", 0)
+                worst += (f"; {failing} of {result['runs']} runs over {FAILING:g}x the median)" if failing else ")")
             print(f"{key:18s} {result[key]:10.3e}   bar <= {bar:.0e}   {'pass' if ok[key] else 'FAIL'}{worst}")
     notes = {"float_growth_loss": f"({result['runs']} schedule seeds, fire rate {result['fire_rate']})",
              "dead_boards_loss": f"(growth with {DEAD_SHARE:.0%} of the boards dead, on the living ones"

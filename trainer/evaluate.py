@@ -22,11 +22,17 @@ def run_losses(s: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return per_sample_loss(s.permute(0, 3, 1, 2).float(), target)
 
 
+FAILING = 2.0   # a run this many times the median of its bar's runs has failed (a speck, a drift)
+
+
 def mean_and_worst(losses: dict) -> dict:
-    """{name: per-run losses} -> {name_loss: their mean, name_worst: the worst run's}."""
+    """{name: per-run losses} -> {name_loss: their mean, name_worst: the worst run's, name_failing:
+    how many runs are over FAILING x the median: a rule failing 1 run in 10 has a mean that looks
+    like a small bias}."""
     out = {}
     for name, runs in losses.items():
         out[f"{name}_loss"], out[f"{name}_worst"] = float(runs.mean()), float(runs.max())
+        out[f"{name}_failing"] = int((runs > FAILING * runs.median()).sum())
     return out
 
 
