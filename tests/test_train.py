@@ -146,6 +146,19 @@ def test_bench_recipe_trains_evaluates_and_tables_each_picture(tmp_path):
     assert bad.returncode == 2 and "half_damage: expected 0..damage" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_bench_recipe_table_says_how_many_runs_fail():
+    from trainer.bench_recipe import table
+    plain = {"growth_loss": 2e-4, "persist_loss": 5e-4, "regen_loss": 2e-4, "growth_worst": 2.1e-4,
+             "persist_worst": 5e-3, "regen_worst": 2.2e-4, "growth_failing": 0, "persist_failing": 1,
+             "regen_failing": 0, "dead_boards_loss": 4e-3, "runs": 16}
+    row = {"name": "boom", "target": "💥", "plain": plain, "grid": {"growth_loss": 2e-4}, "train_min": 17.0,
+           "threads": 1}
+    steady = dict(row, plain={**plain, "persist_loss": 2e-4, "persist_worst": 2.3e-4, "persist_failing": 0})
+    failing, clean = table([row, steady])[2:]
+    assert "| 5.00e-03 (1 of 16 runs over 2x the median) |" in failing and "FAIL" in failing
+    assert "| 2.30e-04 |" in clean and "over" not in clean and "pass" in clean
+
+
 def test_fine_tuning_from_integers_on_a_pool_of_the_start_rule(tmp_path, monkeypatch):
     # what `trainer import --finetune` runs: the start's integers, scales and palettes held
     start = Trainer(small(tmp_path)).run(progress=False)
