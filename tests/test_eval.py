@@ -51,6 +51,20 @@ def test_eval_prints_how_many_runs_fail(capsys):
     assert "1 of 16 runs over 2x the median" in growth and "over" not in persist
 
 
+def test_eval_hints_half_damage_where_regrowth_lags(capsys):
+    """The hint goes to rules trained without half damage whose regrowth is worse than their growth
+    (on the mean, or in one failing run), and to no others."""
+    from trainer.__main__ import print_eval
+    bars, ok = {"growth_loss": 1e-3, "regen_loss": 2e-3}, (lambda r: {k: True for k in r})
+    steady = {"growth_loss": 2.0e-4, "regen_loss": 2.1e-4, "regen_failing": 0, "runs": 16, "fire_rate": 0.5}
+    lagging = dict(steady, regen_loss=1.6e-3)
+    one_bad_run = dict(steady, regen_failing=1)
+    for result, half_damage, hinted in ((steady, 0, False), (lagging, 0, True), (one_bad_run, 0, True),
+                                        (lagging, 1, False), (lagging, None, False)):
+        print_eval(result, bars, ok, half_damage)
+        assert ("--half-damage 1" in capsys.readouterr().out) == hinted, (result, half_damage)
+
+
 def test_shipped_rule_is_the_articles_size_in_the_cells_flash(shipped_rule):
     """>= 128 hidden units (8,192 multiply-adds), stored as 4-bit palette indices; that the whole
     firmware then fits 10 KB is test_firmware's budget test."""

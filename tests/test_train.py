@@ -261,3 +261,13 @@ def test_half_damage_erases_a_random_half_instead_of_a_circle(tmp_path, monkeypa
     assert len(sides) > 1                                         # the side is drawn
     with pytest.raises(TrainError, match="half_damage: expected 0..damage"):
         Trainer(small(tmp_path, damage=1, half_damage=2))
+
+
+def test_half_damage_fraction_is_one_more_half_in_that_share_of_batches(tmp_path):
+    t = Trainer(small(tmp_path, damage=3, half_damage=1.25, dead_share=0.0, grid_conditions=""))
+    counts = [t.half_damaged() for _ in range(400)]
+    assert set(counts) == {1, 2} and 60 <= counts.count(2) <= 140          # binomial(400, 0.25): 100 +- 9
+    t = Trainer(small(tmp_path / "whole", damage=3, half_damage=1, dead_share=0.0, grid_conditions=""))
+    before = t.gen.get_state()
+    assert [t.half_damaged() for _ in range(5)] == [1] * 5
+    assert torch.equal(t.gen.get_state(), before)                         # a whole number draws nothing: runs as before

@@ -47,11 +47,12 @@ def cmd_train(args):
     for p in save_pictures(rule, cfg.out_dir, cfg.fire_rate):
         print(f"picture: {p}")
     if not args.no_eval:
-        print_eval(evaluate(rule, device=trainer.device), BARS, passes)
+        print_eval(evaluate(rule, device=trainer.device), BARS, passes, cfg.half_damage)
 
 
-def print_eval(result, bars, passes):
-    from trainer.evaluate import DEAD_SHARE, FAILING
+def print_eval(result, bars, passes, half_damage=None):
+    """The bars as lines; `half_damage`: the rule's training's, for the hint when regrowth lags."""
+    from trainer.evaluate import DEAD_SHARE, FAILING, regrowth_lags
     ok = passes(result)
     for key, bar in bars.items():
         if key in result:
@@ -68,6 +69,9 @@ def print_eval(result, bars, passes):
     for key, note in notes.items():
         if key in result:
             print(f"{key:18s} {result[key]:10.3e}   {note}")
+    if half_damage == 0 and regrowth_lags(result):
+        print("regrowth lags growth: a picture whose erased half comes back wrong trains better with "
+              "--half-damage 1 (docs/default-rule.md, \"Half the grid erased in training\")")
 
 
 def eval_conditions(args, rule, path):
@@ -98,7 +102,8 @@ def cmd_eval(args):
         if grid is not None:
             print(f"neighbour states as late as on a grid: {source}; "
                   f"{conditions.RELAYS_SAY[grid['relays']]}")
-        print_eval(result, BARS, passes)
+        config = rule.meta.get("config")     # a trained rule's recipe (none for imports; files before half damage: 0)
+        print_eval(result, BARS, passes, config.get("half_damage", 0) if isinstance(config, dict) else None)
     return 0 if all(passes(result).values()) or args.json else 1
 
 
@@ -175,8 +180,9 @@ def main(argv=None):
     t.add_argument("--seed", type=int)
     t.add_argument("--check-every", type=int, dest="check_every",
                    help="QAT: check the rule on other schedule seeds this often, keep the best (0: the last rule)")
-    t.add_argument("--half-damage", type=int, dest="half_damage",
-                   help="of the damaged samples per batch, this many lose a random half of the grid instead of a circle")
+    t.add_argument("--half-damage", type=float, dest="half_damage",
+                   help="of the damaged samples per batch, this many lose a random half of the grid instead of a "
+                        "circle (a fraction, e.g. 0.5: one in that share of the batches)")
     t.add_argument("--dead-share", type=float, dest="dead_share",
                    help="train with up to this share of dead cells per sample (e.g. 0.1)")
     t.add_argument("--grid-conditions", dest="grid_conditions", metavar="FILE",
@@ -226,7 +232,7 @@ def main(argv=None):
     br.add_argument("--tiny", action="store_true", help="the tiny config (a smoke test, not the recipe)")
     br.add_argument("--palette", type=int, help="distinct weight values per layer for every picture (default: the "
                     "recipe's 16; 32 takes 5-bit indices, more flash than the cell's 10 KB)")
-    br.add_argument("--half-damage", type=int, dest="half_damage",
+    br.add_argument("--half-damage", type=float, dest="half_damage",
                     help="of the damaged samples a batch, this many lose half the grid (default: the recipe's 0)")
     im = sub.add_parser("import", help="a published Growing-NCA rule into a model file (quantized, evaluated)")
     im.add_argument("file", metavar="FILE", help="the published rule")

@@ -21,7 +21,8 @@ class TrainConfig:
     rollout_min: int = 32       # steps per rollout, uniform in [min, max)
     rollout_max: int = 64
     damage: int = 3             # lowest-loss samples per batch that get a circle erased
-    half_damage: int = 0        # ...of which this many lose a half of the grid instead (a random side)
+    half_damage: float = 0      # ...of which this many lose a half of the grid instead (a random side);
+                                # a fraction: one more in that share of the batches
     fire_rate: float = 0.5
     dead_share: float = 0.05    # each sample has up to this share of dead boards (state held at 0, relays lost);
                                 # 0.1 cost every picture 1.25-4x on the clean figures (docs/default-rule.md)

@@ -36,6 +36,16 @@ def mean_and_worst(losses: dict) -> dict:
     return out
 
 
+REGROWTH_LAGS = 1.5   # regeneration this many times growth: the erased half came back wrong (smiley 2.5x; others 1.0-1.05x)
+
+
+def regrowth_lags(result: dict) -> bool:
+    """The picture regrows worse than it grows: on the mean, or in a failing run (the ladybug's 1 in 20)."""
+    if "regen_loss" not in result or "growth_loss" not in result:
+        return False
+    return result["regen_loss"] > REGROWTH_LAGS * result["growth_loss"] or result.get("regen_failing", 0) > 0
+
+
 def int_loss(s: torch.Tensor, target: torch.Tensor) -> float:
     """Mean over the batch of the per-sample loss; s int8 [B, H, W, 16]."""
     return float(run_losses(s, target).mean())

@@ -220,8 +220,9 @@ class Trainer:
         x[0] = self.seed
         if cfg.damage:
             erase = circle_masks(cfg.damage, cfg.grid_size, self.gen, self.device)
-            if cfg.half_damage:
-                erase[:cfg.half_damage] = half_masks(cfg.half_damage, cfg.grid_size, self.gen, self.device)
+            halves = self.half_damaged()
+            if halves:
+                erase[:halves] = half_masks(halves, cfg.grid_size, self.gen, self.device)
             x[-cfg.damage:] *= ~erase[:, None]
 
         fresh = self.some_samples(cfg.fresh_share if self.conditions else 0)   # fresh is all there is without them
@@ -242,6 +243,13 @@ class Trainer:
         self.pool[idx] = x.detach()
         self.iteration += 1
         return loss.item()
+
+    def half_damaged(self) -> int:
+        """How many of this batch's damaged samples lose a half: half_damage's whole part, and one
+        more with the chance of its fraction (a whole number draws nothing, so its runs stay as they were)."""
+        whole = int(self.cfg.half_damage)
+        part = self.cfg.half_damage - whole
+        return whole + int(bool(part) and float(torch.rand((), generator=self.gen)) < part)
 
     def some_samples(self, share: float) -> torch.Tensor:
         """[batch] bool: each sample picked with chance `share` (share 0 draws nothing, so runs
