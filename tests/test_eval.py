@@ -52,15 +52,15 @@ def test_eval_prints_how_many_runs_fail(capsys):
 
 
 def test_eval_hints_half_damage_where_regrowth_lags(capsys):
-    """The hint goes to rules trained without half damage whose regrowth is worse than their growth
-    (on the mean, or in one failing run), and to no others."""
+    """The hint goes to rules trained with less than one half-erased sample a batch whose regrowth is
+    worse than their growth (on the mean, or in one failing run), and to no others."""
     from trainer.__main__ import print_eval
     bars, ok = {"growth_loss": 1e-3, "regen_loss": 2e-3}, (lambda r: {k: True for k in r})
     steady = {"growth_loss": 2.0e-4, "regen_loss": 2.1e-4, "regen_failing": 0, "runs": 16, "fire_rate": 0.5}
     lagging = dict(steady, regen_loss=1.6e-3)
     one_bad_run = dict(steady, regen_failing=1)
     for result, half_damage, hinted in ((steady, 0, False), (lagging, 0, True), (one_bad_run, 0, True),
-                                        (lagging, 1, False), (lagging, None, False)):
+                                        (lagging, 0.5, True), (lagging, 1, False), (lagging, None, False)):
         print_eval(result, bars, ok, half_damage)
         assert ("--half-damage 1" in capsys.readouterr().out) == hinted, (result, half_damage)
 

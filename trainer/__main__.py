@@ -69,7 +69,7 @@ def print_eval(result, bars, passes, half_damage=None):
     for key, note in notes.items():
         if key in result:
             print(f"{key:18s} {result[key]:10.3e}   {note}")
-    if half_damage == 0 and regrowth_lags(result):
+    if half_damage is not None and half_damage < 1 and regrowth_lags(result):
         print("regrowth lags growth: a picture whose erased half comes back wrong trains better with "
               "--half-damage 1 (docs/default-rule.md, \"Half the grid erased in training\")")
 
@@ -103,7 +103,8 @@ def cmd_eval(args):
             print(f"neighbour states as late as on a grid: {source}; "
                   f"{conditions.RELAYS_SAY[grid['relays']]}")
         config = rule.meta.get("config")     # a trained rule's recipe (none for imports; files before half damage: 0)
-        print_eval(result, BARS, passes, config.get("half_damage", 0) if isinstance(config, dict) else None)
+        half = config.get("half_damage", 0) if isinstance(config, dict) else None
+        print_eval(result, BARS, passes, half if type(half) in (int, float) else None)
     return 0 if all(passes(result).values()) or args.json else 1
 
 
@@ -233,7 +234,8 @@ def main(argv=None):
     br.add_argument("--palette", type=int, help="distinct weight values per layer for every picture (default: the "
                     "recipe's 16; 32 takes 5-bit indices, more flash than the cell's 10 KB)")
     br.add_argument("--half-damage", type=float, dest="half_damage",
-                    help="of the damaged samples a batch, this many lose half the grid (default: the recipe's 0)")
+                    help="of the damaged samples a batch, this many lose half the grid (default: the recipe's "
+                         f"{TrainConfig.half_damage:g})")
     im = sub.add_parser("import", help="a published Growing-NCA rule into a model file (quantized, evaluated)")
     im.add_argument("file", metavar="FILE", help="the published rule")
     im.add_argument("--format", required=True, choices=["distill-webgl", "torch"],

@@ -1,4 +1,5 @@
-"""Training configuration as plain code. `TrainConfig()` is the shipped default rule's recipe."""
+"""Training configuration as plain code. `TrainConfig()` is the default command's recipe (a model
+file records the recipe it was trained by in meta.config)."""
 import dataclasses
 
 from rule import spec
@@ -21,8 +22,9 @@ class TrainConfig:
     rollout_min: int = 32       # steps per rollout, uniform in [min, max)
     rollout_max: int = 64
     damage: int = 3             # lowest-loss samples per batch that get a circle erased
-    half_damage: float = 0      # ...of which this many lose a half of the grid instead (a random side);
-                                # a fraction: one more in that share of the batches
+    half_damage: float = 0.5    # ...of which this many lose a half of the grid instead (a random side);
+                                # a fraction: one more in that share of the batches. Eval erases a half: with 0
+                                # the smiley's and the ladybug's halves regrew wrong, with 1 the boom lost 1.6x
     fire_rate: float = 0.5
     dead_share: float = 0.05    # each sample has up to this share of dead boards (state held at 0, relays lost);
                                 # 0.1 cost every picture 1.25-4x on the clean figures (docs/default-rule.md)
@@ -33,10 +35,10 @@ class TrainConfig:
     init_from: str = ""         # start from this model file's float rule (fine-tuning) instead of random
     init_integers: bool = False  # ...from its integer rule instead, its scales and allowed values held (imports)
     pool_from_start: bool = False  # fill the pool with init_from's float rollouts (late states from the start)
-    float_iters: int = 4000     # phase 1: the float rule (still learning at 2,500: docs/default-rule.md)
+    float_iters: int = 6000     # phase 1: the float rule (the smiley still learning at 4,000: docs/default-rule.md)
     qat_iters: int = 2000       # phase 2: quantization-aware fine-tuning of the int8 rule (where the bars are won)
     lr: float = 2e-3
-    lr_drop_at: int = 3200
+    lr_drop_at: int = 4800
     lr_late: float = 2e-4
     qat_lr: float = 2e-4
     qat_lr_end: float = 2e-5    # QAT's rate falls from qat_lr to this along a half cosine

@@ -182,7 +182,7 @@ def finetune_config(args, start: Path, hidden: int, width: int, name: str):
     from trainer.config import TrainConfig
     return dataclasses.replace(TrainConfig(), target=args.target, pattern_size=args.pattern_size, grid_size=width,
                                hidden=hidden, palette=args.palette, init_from=str(start), init_integers=True,
-                               pool_from_start=True, pool_size=FINETUNE_POOL, grid_conditions="", dead_share=0.0,
+                               pool_from_start=True, pool_size=FINETUNE_POOL, grid_conditions="", dead_share=0.0, half_damage=0,
                                float_iters=0, qat_iters=args.finetune, qat_lr=FINETUNE_LR, qat_lr_end=FINETUNE_LR / 10,
                                checkpoint_every=FINETUNE_CHECK_EVERY, check_every=FINETUNE_CHECK_EVERY,
                                out_dir=args.out_dir or f"runs/import-{name}", name=name)
