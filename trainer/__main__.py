@@ -52,7 +52,7 @@ def cmd_train(args):
 
 def print_eval(result, bars, passes, half_damage=None):
     """The bars as lines; `half_damage`: the rule's training's, for the hint when regrowth lags."""
-    from trainer.evaluate import DEAD_SHARE, FAILING, regrowth_lags
+    from trainer.evaluate import DEAD_SHARE, failing_text, regrowth_lags
     ok = passes(result)
     for key, bar in bars.items():
         if key in result:
@@ -60,7 +60,7 @@ def print_eval(result, bars, passes, half_damage=None):
             worst = f"   (worst run {result[name + '_worst']:.2e}" if name + "_worst" in result else ""
             if worst:
                 failing = result.get(name + "_failing", 0)
-                worst += (f"; {failing} of {result['runs']} runs over {FAILING:g}x the median)" if failing else ")")
+                worst += (f"; {failing_text(failing, result['runs'])})" if failing else ")")
             print(f"{key:18s} {result[key]:10.3e}   bar <= {bar:.0e}   {'pass' if ok[key] else 'FAIL'}{worst}")
     notes = {"float_growth_loss": f"({result['runs']} schedule seeds, fire rate {result['fire_rate']})",
              "dead_boards_loss": f"(growth with {DEAD_SHARE:.0%} of the boards dead, on the living ones"

@@ -59,7 +59,7 @@ def run_one(name: str, target: str, args, threads: int) -> dict:
 
 
 def table(results: list) -> list:
-    from trainer.evaluate import FAILING   # here: the bench's own process needs no torch until now
+    from trainer.evaluate import failing_text   # here: the bench's own process needs no torch until now
     head = ("| picture | growth | persist | regen | worst run | 10% dead | grid: growth | grid: 10% dead, relays lost "
             "| grid: 1% corrupt | train min (threads) | bars |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -73,7 +73,7 @@ def table(results: list) -> list:
         names = [k.removesuffix("_loss") for k in FIGURES]
         failing = max(p.get(n + "_failing", 0) for n in names)   # eval's count of runs over FAILING x a median
         worst = f"{max(p[n + '_worst'] for n in names):.2e}"
-        worst += f" ({failing} of {p['runs']} runs over {FAILING:g}x the median)" if failing else ""
+        worst += f" ({failing_text(failing, p['runs'])})" if failing else ""
         lines.append(f"| {r['target']} {r['name']} | {p['growth_loss']:.2e} | {p['persist_loss']:.2e} | "
                      f"{p['regen_loss']:.2e} | {worst} | "
                      f"{p['dead_boards_loss']:.2e} | {g['growth_loss']:.2e} | "

@@ -36,6 +36,11 @@ def mean_and_worst(losses: dict) -> dict:
     return out
 
 
+def failing_text(failing: int, runs: int) -> str:
+    """How eval and the bench say a bar's failing runs."""
+    return f"{failing} of {runs} runs over {FAILING:g}x the median"
+
+
 REGROWTH_LAGS = 1.5   # regeneration this many times growth: the erased half came back wrong (smiley 2.5x; others 1.0-1.05x)
 
 
