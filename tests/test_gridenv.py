@@ -9,6 +9,7 @@ import torch
 
 from conftest import palette_rule, random_rule
 from rule import conditions, intmodel, modelfile, schedule
+from trainer.config import TrainConfig
 from trainer.evaluate import evaluate, loss_after
 from trainer.gridenv import EMPTY, StaleNeighbours, lost_relays, slot_shares
 from trainer.nca import NCA, rollout
@@ -138,10 +139,18 @@ def test_the_shipped_conditions_are_the_twins_measurement():
     assert c["relays"] == twin.firmware_relays() == conditions.BOTH   # measured with this firmware's relays
 
 
-def test_the_shipped_rule_was_trained_in_the_protocol_3_file(shipped_rule):
-    """README's command that re-creates the shipped rule names the conditions it was trained in."""
+def test_the_shipped_rule_is_what_the_default_command_trains(shipped_rule):
+    """README: `python -m trainer train` gives the shipped rule, so the recipe and the conditions its
+    model file records are today's defaults (a changed default needs the rule retrained)."""
+    assert conditions.check(shipped_rule.meta["grid_conditions"]) == conditions.load(conditions.DEFAULT_FILE)
+    recorded = dict(shipped_rule.meta["config"], out_dir=None)
+    assert recorded == dict(dataclasses.asdict(TrainConfig()), out_dir=None)
+
+
+def test_the_rule_before_was_trained_in_the_protocol_3_file():
+    """docs/default-rule.md's command re-creating the rule before names a file with protocol 3's relays."""
     v3 = conditions.load(conditions.REPO / "models" / "grid-conditions-v3.json")
-    assert conditions.check(shipped_rule.meta["grid_conditions"]) == v3 and v3["relays"] == conditions.EAST_WEST
+    assert v3["relays"] == conditions.EAST_WEST and v3 != conditions.load(conditions.DEFAULT_FILE)
 
 
 def test_conditions_without_relays_were_measured_with_east_west_relays():
